@@ -1,0 +1,389 @@
+"""`GAN`: the adversarial training step every family shares."""
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from kerasgan import losses as losses_lib
+from kerasgan import penalties
+
+
+def _serialize(obj):
+    return keras.saving.serialize_keras_object(obj)
+
+
+def _deserialize(config):
+    return keras.saving.deserialize_keras_object(config)
+
+
+@keras.saving.register_keras_serializable(package="kerasgan")
+class GAN(keras.Model):
+    """A generator and a discriminator trained adversarially with ``fit``.
+
+    The training step runs ``d_steps`` discriminator updates, then one generator
+    update, each a ``tf.GradientTape`` over that network's trainable variables only.
+    It is correct under ``tf.distribute``:
+
+    - per-example losses are summed and divided by the **global** batch size, so a
+      ``MirroredStrategy`` run over N replicas makes the same update as one device
+      on the same global batch (gradients are all-reduced by sum);
+    - latents and other noise are drawn for the whole global batch from the
+      model's ``SeedGenerator`` (identical on every replica) and each replica takes
+      its own slice, so the samples do not depend on the number of replicas;
+    - the reported losses are global means over all examples of the step;
+    - both optimizers are built on their variables inside the strategy scope in
+      ``compile``.
+
+    Families subclass it and override small hooks: ``sample_latents``,
+    ``discriminator_penalty``; the networks are plain ``keras.Model``s with
+    explicit inputs (``z`` of shape ``(latent_dim,)`` for the generator), which is
+    what export and the zoo use.
+
+    Args:
+        generator: a ``keras.Model`` mapping ``(batch, latent_dim)`` latents to
+            NHWC images in [-1, 1].
+        discriminator: a ``keras.Model`` mapping NHWC images to logits
+            ``(batch, ...)``.
+        latent_dim: size of the latent vector; read from ``generator`` when None.
+        d_steps: discriminator updates per generator update. The same real batch
+            is used for all of them, with fresh latents each time.
+        ema_decay: when set (e.g. 0.999), keeps an exponential moving average of
+            the generator weights in ``ema_generator``, used by ``generate``.
+        r1_gamma: weight of the R1 penalty ``gamma / 2 * ||grad D(x)||^2`` on real
+            images (0 disables it).
+        seed: seed of the model's ``keras.random.SeedGenerator``: a seeded run
+            (same data order) repeats exactly.
+
+    Example:
+        >>> gan = kerasgan.GAN(generator, discriminator)
+        >>> gan.compile(keras.optimizers.Adam(2e-4, beta_1=0.5),
+        ...             keras.optimizers.Adam(2e-4, beta_1=0.5))
+        >>> gan.fit(dataset, epochs=5)
+        >>> images = gan.generate(16, seed=0)
+    """
+
+    #: registry name of the family (set by ``kerasgan.models.register``).
+    family = "gan"
+    #: loss pair used when ``compile`` gets none.
+    default_loss = "non_saturating"
+
+    def __init__(
+        self,
+        generator,
+        discriminator,
+        latent_dim=None,
+        d_steps=1,
+        ema_decay=None,
+        r1_gamma=0.0,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(generator, dict):
+            generator = _deserialize(generator)
+        if isinstance(discriminator, dict):
+            discriminator = _deserialize(discriminator)
+        if latent_dim is None:
+            latent_dim = int(generator.input_shape[-1])
+        if int(d_steps) < 1:
+            raise ValueError(f"d_steps must be >= 1, got {d_steps}")
+        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = int(latent_dim)
+        self.d_steps = int(d_steps)
+        self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self.r1_gamma = float(r1_gamma)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
+        self.ema_generator = None
+        if self.ema_decay is not None:
+            self.ema_generator = keras.models.clone_model(generator)
+            self.ema_generator.name = "ema_generator"
+            self.ema_generator.set_weights(generator.get_weights())
+            self.ema_generator.trainable = False
+        self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
+        self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
+        # Trackers are created here, never inside the step: a variable created in
+        # a replica context fails under MirroredStrategy.
+        self.extra_trackers = {
+            name: keras.metrics.Mean(name=name) for name in self.penalty_names()
+        }
+        self.g_optimizer = None
+        self.d_optimizer = None
+        self.built = True
+
+    # ------------------------------------------------------------------ config
+    def get_config(self):
+        config = {
+            "name": self.name,
+            "latent_dim": self.latent_dim,
+            "d_steps": self.d_steps,
+            "ema_decay": self.ema_decay,
+            "r1_gamma": self.r1_gamma,
+            "seed": self.seed,
+        }
+        if type(self).__init__ is GAN.__init__:
+            config["generator"] = _serialize(self.generator)
+            config["discriminator"] = _serialize(self.discriminator)
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    # The seed generator's state is part of the model's state: saving it makes a
+    # loaded or resumed model draw the same latents as the original would have.
+    _SEED_KEY = "seed_generator_state"
+
+    def save_own_variables(self, store):
+        super().save_own_variables(store)
+        store[self._SEED_KEY] = self.seed_generator.state.numpy()
+
+    def load_own_variables(self, store):
+        own = [k for k in store.keys() if k != self._SEED_KEY]
+        all_vars = self._trainable_variables + self._non_trainable_variables
+        if len(own) != len(all_vars):
+            raise ValueError(
+                f"{self.name}: the saved state holds {len(own)} variables where this "
+                f"model has {len(all_vars)}; was it saved from another configuration?"
+            )
+        for i, v in enumerate(all_vars):
+            v.assign(store[f"{i}"])
+        if self._SEED_KEY in store.keys():
+            self.seed_generator.state.assign(np.asarray(store[self._SEED_KEY]))
+
+    # ----------------------------------------------------------------- compile
+    def compile(self, g_optimizer=None, d_optimizer=None, g_loss=None, d_loss=None, **kwargs):
+        """Configures training.
+
+        Args:
+            g_optimizer: generator optimizer (default: the family's, see
+                ``default_optimizers``).
+            d_optimizer: discriminator optimizer.
+            g_loss: name of a loss pair in ``kerasgan.losses`` or a callable
+                ``fake_logits -> per-example loss``; default: the family's.
+            d_loss: name or callable ``(real_logits, fake_logits) -> per-example
+                loss``; default: the family's.
+            **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
+                ``steps_per_execution``, ``run_eagerly``).
+        """
+        if g_optimizer is None or d_optimizer is None:
+            default_g, default_d = self.default_optimizers()
+            g_optimizer = g_optimizer if g_optimizer is not None else default_g
+            d_optimizer = d_optimizer if d_optimizer is not None else default_d
+        g_optimizer = keras.optimizers.get(g_optimizer)
+        d_optimizer = keras.optimizers.get(d_optimizer)
+        if g_optimizer is d_optimizer:
+            raise ValueError(
+                "g_optimizer and d_optimizer must be two different optimizer objects "
+                "(each keeps its own slots)"
+            )
+        self._loss_names = {
+            "g_loss": g_loss if isinstance(g_loss, str) or g_loss is None else None,
+            "d_loss": d_loss if isinstance(d_loss, str) or d_loss is None else None,
+        }
+        self.g_loss_fn = losses_lib.get(g_loss or self.default_loss, "generator")
+        self.d_loss_fn = losses_lib.get(d_loss or self.default_loss, "discriminator")
+        # `optimizer` is the generator's, so `model.optimizer.iterations` counts
+        # generator steps, the usual step of a GAN run.
+        super().compile(optimizer=g_optimizer, **kwargs)
+        self.g_optimizer = g_optimizer
+        self.d_optimizer = d_optimizer
+        # Build slots now, inside the strategy scope: slots created lazily in the
+        # first step fail under MirroredStrategy.
+        with self.distribute_strategy.scope():
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+
+    def default_optimizers(self):
+        """Optimizers used when ``compile`` is given none (DCGAN's Adam)."""
+        return (
+            keras.optimizers.Adam(2e-4, beta_1=0.5),
+            keras.optimizers.Adam(2e-4, beta_1=0.5),
+        )
+
+    def get_compile_config(self):
+        if self.g_optimizer is None:
+            return None
+        return {
+            "g_optimizer": _serialize(self.g_optimizer),
+            "d_optimizer": _serialize(self.d_optimizer),
+            "g_loss": self._loss_names["g_loss"],
+            "d_loss": self._loss_names["d_loss"],
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            g_optimizer=_deserialize(config["g_optimizer"]),
+            d_optimizer=_deserialize(config["d_optimizer"]),
+            g_loss=config.get("g_loss"),
+            d_loss=config.get("d_loss"),
+        )
+
+    @property
+    def metrics(self):
+        return [self.g_loss_tracker, self.d_loss_tracker, *self.extra_trackers.values()]
+
+    def penalty_names(self):
+        """Names of the per-example penalties ``discriminator_penalty`` logs."""
+        return ["r1"] if self.r1_gamma > 0 else []
+
+    # ------------------------------------------------------------------- hooks
+    def call(self, inputs, training=False):
+        """Latents ``(batch, latent_dim)`` give images; images give D's logits.
+
+        Keras may call the model with a data batch to build it, so both work.
+        """
+        if isinstance(inputs, (tuple, list)):
+            inputs = inputs[0]
+        if len(inputs.shape) == 2 and inputs.shape[-1] == self.latent_dim:
+            return self.generator(inputs, training=training)
+        return self.discriminator(inputs, training=training)
+
+    def sample_latents(self, batch_size):
+        """Draws generator inputs for ``batch_size`` examples (a tensor or a
+        list of tensors matching the generator's inputs). Uses the model's seed
+        generator; called once per sampling with the *global* batch size."""
+        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+
+    def discriminator_penalty(self, real, fake, noise):
+        """Per-example penalty added to the discriminator loss (default: R1 when
+        ``r1_gamma > 0``). ``noise`` is this replica's slice of a
+        ``(global_batch,)`` uniform draw, for penalties that interpolate."""
+        del fake, noise
+        if self.r1_gamma > 0:
+            r1 = penalties.r1_penalty(self.discriminator, real)
+            return 0.5 * self.r1_gamma * r1, {"r1": r1}
+        return None, {}
+
+    # -------------------------------------------------------------- the step
+    @staticmethod
+    def _unpack_images(data):
+        if isinstance(data, dict):
+            return data["images"] if "images" in data else data["image"]
+        while isinstance(data, (tuple, list)):
+            data = data[0]
+        return data
+
+    @staticmethod
+    def _batch_layout(local_batch):
+        """This replica's offset in the global batch, and the global batch size."""
+        ctx = tf.distribute.get_replica_context()
+        if ctx is None or ctx.num_replicas_in_sync == 1:
+            return tf.constant(0, tf.int32), local_batch
+        # Every replica learns every replica's batch size (a batch need not split
+        # evenly). A float all-reduce of a one-hot vector, not all_gather: an
+        # all_gather in the step breaks second-order gradients (the penalties)
+        # under MirroredStrategy ("You must feed a value for placeholder").
+        replica = ctx.replica_id_in_sync_group
+        one_hot = tf.one_hot(replica, ctx.num_replicas_in_sync, dtype=tf.float32)
+        sizes = ctx.all_reduce("sum", one_hot * tf.cast(local_batch, tf.float32))
+        sizes = tf.cast(tf.round(sizes), tf.int32)
+        offset = tf.reduce_sum(sizes[:replica])
+        return offset, tf.reduce_sum(sizes)
+
+    def _local_slice(self, value, offset, local_batch):
+        if isinstance(value, (list, tuple)):
+            return type(value)(self._local_slice(v, offset, local_batch) for v in value)
+        if isinstance(value, dict):
+            return {k: self._local_slice(v, offset, local_batch) for k, v in value.items()}
+        return value[offset : offset + local_batch]
+
+    def _sample_local_latents(self, offset, local_batch, global_batch):
+        return self._local_slice(self.sample_latents(global_batch), offset, local_batch)
+
+    def train_step(self, data):
+        real = tf.convert_to_tensor(self._unpack_images(data))
+        local_batch = tf.shape(real)[0]
+        offset, global_batch = self._batch_layout(local_batch)
+        scale = tf.cast(global_batch, tf.float32)
+
+        for _ in range(self.d_steps):
+            z = self._sample_local_latents(offset, local_batch, global_batch)
+            eps = keras.random.uniform((global_batch,), seed=self.seed_generator)
+            eps = eps[offset : offset + local_batch]
+            fake = self.generator(z, training=True)
+            with tf.GradientTape() as tape:
+                real_logits = self.discriminator(real, training=True)
+                fake_logits = self.discriminator(fake, training=True)
+                d_per_example = self.d_loss_fn(real_logits, fake_logits)
+                penalty, penalty_logs = self.discriminator_penalty(real, fake, eps)
+                total = d_per_example if penalty is None else d_per_example + penalty
+                d_loss = tf.reduce_sum(total) / scale
+            d_vars = self.discriminator.trainable_variables
+            grads = tape.gradient(d_loss, d_vars)
+            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+
+        z = self._sample_local_latents(offset, local_batch, global_batch)
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            fake_logits = self.discriminator(fake, training=True)
+            g_per_example = self.g_loss_fn(fake_logits)
+            g_loss = tf.reduce_sum(g_per_example) / scale
+        g_vars = self.generator.trainable_variables
+        grads = tape.gradient(g_loss, g_vars)
+        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        self._update_ema()
+
+        # Metric variables sum across replicas: these are global means.
+        self.d_loss_tracker.update_state(d_per_example)
+        self.g_loss_tracker.update_state(g_per_example)
+        for name, value in penalty_logs.items():
+            self.extra_trackers[name].update_state(value)
+        return {m.name: m.result() for m in self.metrics}
+
+    def _update_ema(self):
+        if self.ema_generator is None:
+            return
+        decay = self.ema_decay
+        trainable = {id(v) for v in self.generator.trainable_variables}
+        for ema_v, v in zip(self.ema_generator.weights, self.generator.weights):
+            if id(v) in trainable:
+                ema_v.assign(decay * ema_v + (1.0 - decay) * v)
+            else:  # buffers (batch-norm statistics) are copied, as in StyleGAN2-ADA
+                ema_v.assign(v)
+
+    # -------------------------------------------------------------- sampling
+    @property
+    def sampling_generator(self):
+        """The generator ``generate`` uses: the EMA one when enabled."""
+        return self.ema_generator if self.ema_generator is not None else self.generator
+
+    def latents(self, n, seed=None):
+        """Standard-normal latents ``(n, latent_dim)`` from a numpy generator,
+        so a seed gives the same latents on every backend and machine."""
+        rng = np.random.default_rng(seed)
+        return rng.standard_normal((int(n), self.latent_dim)).astype("float32")
+
+    def generate(self, n, seed=None, batch_size=256):
+        """Generates ``n`` images.
+
+        Args:
+            n: number of images.
+            seed: integer seed for the latents (None: fresh randomness).
+            batch_size: images per forward pass.
+
+        Returns:
+            ``numpy`` float32 array ``(n, H, W, C)`` in [-1, 1] (NHWC), from the
+            EMA generator when ``ema_decay`` is set.
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"n must be a positive number of images, got {n}")
+        z = self.latents(n, seed)
+        return self._predict(self.sampling_generator, z, batch_size)
+
+    @staticmethod
+    def _predict(model, inputs, batch_size):
+        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
+        n = len(first)
+        out = []
+        for start in range(0, n, batch_size):
+            if isinstance(inputs, (list, tuple)):
+                chunk = [x[start : start + batch_size] for x in inputs]
+            else:
+                chunk = inputs[start : start + batch_size]
+            out.append(np.asarray(model.predict_on_batch(chunk), dtype="float32"))
+        return np.concatenate(out, axis=0)

@@ -1,0 +1,56 @@
+"""GAN families, registered by name.
+
+A family is a :class:`kerasgan.GAN` subclass decorated with :func:`register`. The
+moment it is registered it is reachable from the CLI (``kerasgan train NAME``) and
+covered by the tests that parametrise over :func:`names`.
+
+Example:
+    >>> kerasgan.models.names()
+    ['dcgan', 'wgan_gp']
+    >>> gan = kerasgan.models.get("wgan_gp", image_shape=(28, 28, 1))
+"""
+
+_REGISTRY = {}
+
+
+def register(name):
+    """Class decorator: registers a GAN family under ``name``."""
+
+    def wrap(cls):
+        if name in _REGISTRY and _REGISTRY[name] is not cls:
+            raise ValueError(f"GAN family {name!r} is already registered")
+        cls.family = name
+        _REGISTRY[name] = cls
+        return cls
+
+    return wrap
+
+
+def names():
+    """Sorted names of the registered families."""
+    return sorted(_REGISTRY)
+
+
+def get_class(name):
+    """The GAN class registered as ``name``.
+
+    Raises:
+        ValueError: unknown family, with the list of known ones.
+    """
+    key = str(name).lower().replace("-", "_")
+    if key not in _REGISTRY:
+        raise ValueError(
+            f"unknown GAN family {name!r}: choose one of {', '.join(names())}"
+        )
+    return _REGISTRY[key]
+
+
+def get(name, **kwargs):
+    """Builds the family ``name`` with its keyword arguments."""
+    return get_class(name)(**kwargs)
+
+
+from kerasgan.models.dcgan import DCGAN  # noqa: E402
+from kerasgan.models.wgan_gp import WGANGP  # noqa: E402
+
+__all__ = ["DCGAN", "WGANGP", "register", "names", "get", "get_class"]

@@ -1,0 +1,45 @@
+"""Test set-up: two logical CPU devices, so MirroredStrategy runs two real replicas.
+
+This must run before anything initialises TensorFlow, hence at import time here.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+tf.config.set_logical_device_configuration(
+    _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2
+)
+
+import keras  # noqa: E402
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
+
+
+@pytest.fixture(scope="session")
+def mirrored_strategy():
+    """One MirroredStrategy over two logical CPUs for the whole session.
+
+    TensorFlow's collective instance keys clash when several MirroredStrategy
+    objects over the same devices run in one process, so tests share this one.
+    """
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(autouse=True)
+def _clear_session():
+    keras.backend.clear_session()
+    yield
+
+
+@pytest.fixture
+def images_8x8():
+    """48 random 8x8x1 images in [-1, 1]."""
+    return np.random.RandomState(0).uniform(-1, 1, (48, 8, 8, 1)).astype("float32")

@@ -1,0 +1,195 @@
+"""The training core and every registered family on tiny configurations."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import keras
+
+import kerasgan
+from kerasgan import models
+
+FAMILIES = models.names()
+
+
+def tiny(name, **overrides):
+    cls = models.get_class(name)
+    config = dict(cls.tiny_config)
+    config.update(overrides)
+    return cls(**config)
+
+
+def dataset(images, batch_size=16):
+    return tf.data.Dataset.from_tensor_slices(images).batch(batch_size, drop_remainder=True)
+
+
+def weights(model):
+    return [w.numpy().copy() for w in model.weights]
+
+
+def test_registry_has_the_foundation_families():
+    assert {"dcgan", "wgan_gp"} <= set(FAMILIES)
+    assert models.get_class("WGAN-GP") is models.WGANGP
+    with pytest.raises(ValueError, match="unknown GAN family 'stylegan9'.*dcgan"):
+        models.get("stylegan9")
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_one_fit_step_updates_both_networks(name, images_8x8):
+    gan = tiny(name, seed=0)
+    gan.compile()
+    g0, d0 = weights(gan.generator), weights(gan.discriminator)
+    history = gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    for key in ("g_loss", "d_loss"):
+        assert np.isfinite(history.history[key][0])
+    assert any(not np.allclose(a, b) for a, b in zip(g0, weights(gan.generator)))
+    assert any(not np.allclose(a, b) for a, b in zip(d0, weights(gan.discriminator)))
+    # d_steps discriminator updates per generator update
+    assert int(gan.g_optimizer.iterations) == 1
+    assert int(gan.d_optimizer.iterations) == gan.d_steps
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_generate_shape_range_and_seed(name):
+    gan = tiny(name)
+    a = gan.generate(5, seed=1)
+    b = gan.generate(5, seed=1)
+    c = gan.generate(5, seed=2)
+    assert a.shape == (5, *gan.image_shape) and a.dtype == np.float32
+    assert a.min() >= -1.0 and a.max() <= 1.0
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    with pytest.raises(ValueError, match="positive number"):
+        gan.generate(0)
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
+    gan = tiny(name, ema_decay=0.9, seed=4)
+    gan.compile()
+    gan.fit(dataset(images_8x8).take(2), epochs=1, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert type(loaded) is type(gan)
+    assert loaded.get_config() == gan.get_config()
+    for a, b in zip(weights(gan), weights(loaded)):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(loaded.generate(4, seed=0), gan.generate(4, seed=0))
+    # the optimizer state came back too: training continues identically
+    assert int(loaded.d_optimizer.iterations) == int(gan.d_optimizer.iterations)
+    gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    loaded.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    for a, b in zip(weights(gan), weights(loaded)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_generic_gan_round_trips_its_networks(tmp_path):
+    from kerasgan.models.dcgan import build_discriminator, build_generator
+
+    gan = kerasgan.GAN(
+        build_generator((8, 8, 1), 6, 4), build_discriminator((8, 8, 1), 4), d_steps=2, seed=1
+    )
+    assert gan.latent_dim == 6
+    gan.compile(g_loss="hinge", d_loss="hinge")
+    path = str(tmp_path / "generic.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert loaded.d_steps == 2 and loaded.latent_dim == 6
+    assert loaded.g_loss_fn is kerasgan.losses.hinge_generator_loss
+    np.testing.assert_array_equal(loaded.generate(3, seed=5), gan.generate(3, seed=5))
+
+
+@pytest.mark.parametrize("name", FAMILIES)
+def test_seeded_run_repeats_exactly(name, images_8x8):
+    results = []
+    for _ in range(2):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(123)  # same initial weights
+        gan = tiny(name, seed=7)
+        gan.compile()
+        hist = gan.fit(dataset(images_8x8), epochs=2, verbose=0)
+        results.append((weights(gan), hist.history))
+    (w1, h1), (w2, h2) = results
+    assert h1 == h2
+    for a, b in zip(w1, w2):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_different_model_seeds_give_different_runs(images_8x8):
+    out = []
+    for seed in (1, 2):
+        keras.backend.clear_session()
+        keras.utils.set_random_seed(0)
+        gan = tiny("dcgan", seed=seed)
+        gan.compile()
+        gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+        out.append(weights(gan.generator))
+    assert any(not np.allclose(a, b) for a, b in zip(*out))
+
+
+def test_ema_generator_tracks_the_average(images_8x8):
+    decay = 0.5
+    gan = tiny("dcgan", ema_decay=decay, seed=0)
+    gan.compile()
+    ema0 = weights(gan.ema_generator)
+    gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    trainable = {id(v) for v in gan.generator.trainable_variables}
+    for e0, v, e1 in zip(ema0, gan.generator.weights, gan.ema_generator.weights):
+        if id(v) in trainable:
+            expected = decay * e0 + (1 - decay) * v.numpy()
+        else:
+            expected = v.numpy()  # batch-norm statistics are copied
+        np.testing.assert_allclose(e1.numpy(), expected, rtol=1e-5, atol=1e-7)
+    # generate() uses the EMA weights
+    z = gan.latents(3, seed=0)
+    np.testing.assert_allclose(
+        gan.generate(3, seed=0), gan.ema_generator.predict_on_batch(z), rtol=1e-6
+    )
+    assert not np.allclose(gan.generate(3, seed=0), gan.generator.predict_on_batch(z))
+
+
+def test_call_accepts_latents_and_data_batches(images_8x8):
+    gan = tiny("dcgan")
+    assert tuple(gan(np.zeros((2, gan.latent_dim), "float32")).shape) == (2, 8, 8, 1)
+    assert tuple(gan(images_8x8[:2]).shape) == (2, 1)
+
+
+def test_bad_arguments_are_clear():
+    with pytest.raises(ValueError, match="d_steps"):
+        tiny("dcgan", d_steps=0)
+    with pytest.raises(ValueError, match="ema_decay"):
+        tiny("dcgan", ema_decay=1.5)
+    with pytest.raises(ValueError, match="cannot be built by stride-2"):
+        models.DCGAN(image_shape=(27, 27, 1))
+    with pytest.raises(ValueError, match="channels"):
+        models.DCGAN(image_shape=(28, 28, 2))
+    gan = tiny("dcgan")
+    opt = keras.optimizers.Adam()
+    with pytest.raises(ValueError, match="two different optimizer"):
+        gan.compile(opt, opt)
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (64, 64, 3)])
+def test_dcgan_resolutions(shape):
+    gan = models.DCGAN(image_shape=shape, latent_dim=16, width=8)
+    assert gan.generator.output_shape == (None, *shape)
+    assert gan.discriminator.output_shape == (None, 1)
+    assert gan.generator.input_shape == (None, 16)
+
+
+def test_dcgan_64_matches_the_paper_layout():
+    g = models.DCGAN(image_shape=(64, 64, 3), width=128).generator
+    convs = [l for l in g.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert [l.filters for l in convs] == [512, 256, 128, 3]
+    assert g.get_layer("reshape").output.shape[1:] == (4, 4, 1024)
+
+
+def test_wgan_gp_defaults_follow_the_paper():
+    gan = models.WGANGP(image_shape=(28, 28, 1), width=8)
+    assert gan.d_steps == 5 and gan.gp_weight == 10.0
+    assert not any(isinstance(l, keras.layers.BatchNormalization) for l in gan.discriminator.layers)
+    gan.compile()
+    assert gan.g_loss_fn is kerasgan.losses.wasserstein_generator_loss
+    opt = gan.d_optimizer
+    assert float(opt.learning_rate) == pytest.approx(1e-4)
+    assert float(opt.beta_1) == 0.0 and float(opt.beta_2) == pytest.approx(0.9)

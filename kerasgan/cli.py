@@ -1,0 +1,190 @@
+"""The ``kerasgan`` command.
+
+::
+
+    kerasgan train FAMILY [--data SOURCE] --epochs N --batch-size B --out RUN_DIR
+                          [--seed S] [--strategy auto|one-device|mirrored] ...
+    kerasgan sample RUN_DIR_OR_KERAS_FILE --n 64 --seed 0 --out grid.png
+    kerasgan families
+
+Bad input prints one line, ``kerasgan: error: ...``, and exits with status 2.
+"""
+
+import argparse
+import os
+import sys
+
+
+class CLIError(ValueError):
+    """Bad command-line input; the message says what to do."""
+
+
+def _parse_size(text):
+    if text is None:
+        return None
+    parts = text.lower().replace(",", "x").split("x")
+    try:
+        sizes = [int(p) for p in parts]
+    except ValueError:
+        raise CLIError(f"--resize must look like 32 or 64x64, got {text!r}") from None
+    if len(sizes) == 1:
+        sizes = sizes * 2
+    if len(sizes) != 2 or min(sizes) < 1:
+        raise CLIError(f"--resize must look like 32 or 64x64, got {text!r}")
+    return sizes
+
+
+def _positive(name):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
+        if value < 1:
+            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
+        return value
+
+    return parse
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="kerasgan", description="Train and sample GANs with Keras."
+    )
+    parser.add_argument("--version", action="store_true", help="print versions and exit")
+    sub = parser.add_subparsers(dest="command")
+
+    t = sub.add_parser("train", help="train a GAN family (resumes an interrupted run)")
+    t.add_argument("family", help="a registered family (see `kerasgan families`)")
+    t.add_argument("--data", default="mnist-10k",
+                   help="mnist-10k (bundled, default), tfds:NAME, an IDX folder, an image "
+                        "folder or a .npz file")
+    t.add_argument("--split", default="train", help="split for IDX and TFDS sources")
+    t.add_argument("--epochs", type=_positive("--epochs"), default=5)
+    t.add_argument("--batch-size", type=_positive("--batch-size"), default=128)
+    t.add_argument("--out", required=True, help="run folder (created; resumed if it holds this run)")
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--strategy", default="auto", choices=["auto", "one-device", "mirrored"])
+    t.add_argument("--resize", help="resize images, e.g. 32 or 64x64")
+    t.add_argument("--channels", type=int, choices=[1, 3], help="convert images to 1 or 3 channels")
+    t.add_argument("--flip", action="store_true", help="random horizontal flips")
+    t.add_argument("--latent-dim", type=_positive("--latent-dim"), help="size of z")
+    t.add_argument("--width", type=_positive("--width"), help="network width (channels)")
+    t.add_argument("--ema-decay", type=float, help="keep an EMA generator (e.g. 0.999)")
+    t.add_argument("--d-steps", type=_positive("--d-steps"), help="discriminator steps per generator step")
+    t.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    t.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
+    s.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
+    s.add_argument("--n", type=_positive("--n"), default=64)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--out", default="grid.png")
+    s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
+
+    sub.add_parser("families", help="list the registered GAN families")
+    return parser
+
+
+def _train(args):
+    import kerasgan
+    from kerasgan import run as runs
+
+    cls = kerasgan.models.get_class(args.family)
+    data_config = {
+        "source": args.data,
+        "split": args.split,
+        "resize": _parse_size(args.resize),
+        "channels": args.channels,
+        "flip": bool(args.flip),
+    }
+    source = kerasgan.data.open_source(
+        args.data, split=args.split, resize=data_config["resize"], channels=args.channels
+    )
+    if source.image_shape[-1] not in (1, 3):
+        raise CLIError(
+            f"{args.data} has {source.image_shape[-1]}-channel images: pass --channels 1 or 3"
+        )
+    model = {"image_shape": list(source.image_shape), "seed": args.seed}
+    for key in ("latent_dim", "width", "ema_decay", "d_steps"):
+        value = getattr(args, key)
+        if value is not None:
+            model[key] = value
+    try:
+        cls(**model)  # validates the configuration against the data before training
+    except ValueError as e:
+        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
+    import keras
+
+    keras.backend.clear_session()
+    run_config = {
+        "family": cls.family,
+        "model": model,
+        "data": data_config,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "jit_compile": bool(args.jit_compile),
+    }
+    runs.train(run_config, args.out, source, strategy_name=args.strategy,
+               verbose=0 if args.quiet else "auto")
+    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
+          "generator.keras)")
+
+
+def _sample(args):
+    from kerasgan import run as runs
+    from kerasgan.images import save_grid
+
+    if not os.path.exists(args.run):
+        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    gan = runs.load_run(args.run)
+    if not hasattr(gan, "generate"):
+        raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
+    images = gan.generate(args.n, seed=args.seed)
+    save_grid(images, args.out, scale=args.scale)
+    print(f"kerasgan: wrote {args.n} samples to {args.out}")
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.version:
+        import kerasgan
+        from kerasgan.run import versions
+
+        print(" ".join(f"{k} {v}" for k, v in versions().items()))
+        return 0
+    if args.command is None:
+        parser.print_help()
+        return 2
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from kerasgan.data import DataError
+    from kerasgan.run import RunError
+
+    try:
+        if args.command == "families":
+            import kerasgan
+
+            print("\n".join(kerasgan.models.names()))
+        elif args.command == "train":
+            _train(args)
+        elif args.command == "sample":
+            _sample(args)
+        return 0
+    except (CLIError, DataError, RunError) as e:
+        print(f"kerasgan: error: {e}", file=sys.stderr)
+        return 2
+    except ValueError as e:
+        if str(e).startswith("unknown GAN family"):
+            print(f"kerasgan: error: {e}", file=sys.stderr)
+            return 2
+        raise
+    except KeyboardInterrupt:
+        print("kerasgan: interrupted; run the same command again to resume from the last "
+              "epoch backup", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

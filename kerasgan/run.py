@@ -114,6 +114,8 @@ def versions():
 
 def build_gan(run_config, strategy):
     cls = kerasgan.models.get_class(run_config["family"])
+    # The run's seed also fixes the initial weights, so a run repeats exactly.
+    keras.utils.set_random_seed(int(run_config["seed"]))
     with strategy.scope():
         gan = cls(**run_config["model"])
         gan.compile(jit_compile=run_config.get("jit_compile", False))

@@ -1,0 +1,171 @@
+"""The `kerasgan` command end to end on the bundled data, resume, and bad input."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasgan import cli
+
+TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "512", "--quiet"]
+
+
+def run_cli(*args):
+    keras.backend.clear_session()
+    return cli.main([str(a) for a in args])
+
+
+def weights_of(path):
+    model = keras.saving.load_model(path)
+    return [w.numpy() for w in model.weights]
+
+
+def test_train_and_sample_on_bundled_data(tmp_path):
+    out = tmp_path / "run"
+    assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, "--ema-decay", "0.9", *TINY) == 0
+    for name in ("run.json", "history.csv", "loss_curve.png", "gan.keras", "generator.keras",
+                 "samples/epoch_0001.png", "samples/epoch_0002.png", "backup/state.weights.h5"):
+        assert (out / name).exists(), name
+    config = json.loads((out / "run.json").read_text())
+    assert config["family"] == "dcgan" and config["data"]["source"] == "mnist-10k"
+    assert config["model"]["image_shape"] == [28, 28, 1] and config["epochs"] == 2
+    assert config["versions"]["keras"] == keras.__version__
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+    assert all(np.isfinite(float(r["d_loss"])) for r in rows)
+    # the generator file is the EMA generator
+    generator = keras.saving.load_model(out / "generator.keras")
+    gan = keras.saving.load_model(out / "gan.keras")
+    for a, b in zip(generator.weights, gan.ema_generator.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    grid = Image.open(out / "samples/epoch_0002.png")
+    assert grid.size == (8 * 30 + 2, 8 * 30 + 2)  # 8x8 grid of 28px images, 2px padding
+
+    png = tmp_path / "grid.png"
+    assert run_cli("sample", out, "--n", "16", "--seed", "0", "--out", png) == 0
+    assert Image.open(png).size == (4 * 30 + 2, 4 * 30 + 2)
+    first = np.asarray(Image.open(png))
+    assert run_cli("sample", out, "--n", "16", "--seed", "0", "--out", png) == 0
+    np.testing.assert_array_equal(first, np.asarray(Image.open(png)))  # seeded
+
+
+def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
+    straight = tmp_path / "straight"
+    assert run_cli("train", "wgan_gp", "--epochs", "2", "--out", straight, "--d-steps", "2",
+                   "--flip", *TINY) == 0
+
+    resumed = tmp_path / "resumed"
+    calls = {"n": 0}
+    original = keras.callbacks.TerminateOnNaN.on_batch_end
+
+    def interrupt(self, batch, logs=None):
+        calls["n"] += 1
+        if calls["n"] == 19 + 5:  # 19 steps per epoch: interrupt in the middle of epoch 2
+            raise KeyboardInterrupt
+        return original(self, batch, logs)
+
+    monkeypatch.setattr(keras.callbacks.TerminateOnNaN, "on_batch_end", interrupt)
+    args = ["train", "wgan_gp", "--epochs", "2", "--out", resumed, "--d-steps", "2", "--flip", *TINY]
+    assert run_cli(*args) == 130  # interrupted
+    assert json.loads((resumed / "backup/state.json").read_text()) == {"epoch": 1}
+    assert not (resumed / "gan.keras").exists()
+    monkeypatch.setattr(keras.callbacks.TerminateOnNaN, "on_batch_end", original)
+    assert run_cli(*args) == 0  # the same command resumes from the epoch-1 backup
+
+    for a, b in zip(weights_of(straight / "gan.keras"), weights_of(resumed / "gan.keras")):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    rows = list(csv.DictReader(open(resumed / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [0, 1]
+
+
+def test_more_epochs_continue_a_finished_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("train", "dcgan", "--epochs", "1", "--out", out, *TINY) == 0
+    assert run_cli("train", "dcgan", "--epochs", "1", "--out", out, *TINY) == 0
+    assert "nothing to train" in capsys.readouterr().err
+    assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, *TINY) == 0
+    assert json.loads((out / "backup/state.json").read_text()) == {"epoch": 2}
+
+
+def test_console_script_help():
+    # the installed entry point (or the module) answers without TensorFlow noise on stdout
+    proc = subprocess.run([sys.executable, "-m", "kerasgan.cli", "families"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    assert proc.stdout.split() == ["dcgan", "wgan_gp"]
+
+
+def _write_png(path, size=(28, 28), mode="L"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, 128).save(path)
+
+
+def _bad_inputs(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    corrupt = tmp_path / "corrupt"
+    for i in range(3):
+        _write_png(corrupt / "a" / f"{i}.png")
+    (corrupt / "a" / "bad.png").write_bytes(b"not a png at all")
+    mixed = tmp_path / "mixed"
+    _write_png(mixed / "a" / "0.png", (28, 28))
+    _write_png(mixed / "a" / "1.png", (32, 32))
+    rgba = tmp_path / "rgba.npz"
+    np.savez(rgba, x=np.zeros((8, 28, 28, 4), np.uint8))
+    odd = tmp_path / "odd.npz"
+    np.savez(odd, x=np.zeros((8, 27, 27, 1), np.uint8))
+    other = tmp_path / "other"
+    assert run_cli("train", "wgan_gp", "--epochs", "1", "--out", other, *TINY) == 0
+    grey = tmp_path / "grey"
+    assert run_cli("train", "dcgan", "--epochs", "1", "--out", grey, *TINY) == 0
+    return [
+        (["train", "dcgan", "--data", tmp_path / "nope"], "not found"),
+        (["train", "dcgan", "--data", empty], "no images"),
+        (["train", "dcgan", "--data", corrupt], "bad.png"),
+        (["train", "dcgan", "--data", mixed], "--resize"),
+        (["train", "dcgan", "--data", rgba], "--channels"),
+        (["train", "dcgan", "--data", odd], "--resize"),
+        (["train", "stylegan9"], "unknown GAN family"),
+        (["train", "dcgan", "--data", "tfds:no_such_dataset_xyz"], "no_such_dataset_xyz"),
+        (["train", "dcgan", "--batch-size", "20000"], "larger than the dataset"),
+        (["train", "dcgan", "--out", other], "holds a run of family 'wgan_gp'"),
+        (["train", "dcgan", "--out", grey, "--channels", "3"], "other settings"),
+        (["sample", tmp_path / "missing-run"], "does not exist"),
+        (["sample", empty], "not a kerasgan run"),
+        (["train", "dcgan", "--resize", "big"], "--resize"),
+    ]
+
+
+def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
+    cases = _bad_inputs(tmp_path)
+    capsys.readouterr()
+    for args, expected in cases:
+        args = list(args)
+        if args[0] == "train":
+            args += ["--epochs", "1"] + (["--out", tmp_path / "x"] if "--out" not in args else [])
+            args += ["--width", "4", "--latent-dim", "8", "--quiet"]
+        code = run_cli(*args)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert code == 2, (args, err)
+        assert len(err) == 1 and err[0].startswith("kerasgan: error: "), (args, err)
+        assert expected in err[0], (args, err)
+    assert not (tmp_path / "x" / "gan.keras").exists()
+
+
+def test_no_network_for_tfds_is_clear(tmp_path, monkeypatch, capsys):
+    import tensorflow_datasets as tfds
+
+    def offline(self, *a, **k):
+        raise tfds.download.DownloadError("Failed to get url: network unreachable")
+
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "download_and_prepare", offline)
+    code = run_cli("train", "dcgan", "--data", "tfds:mnist", "--epochs", "1",
+                   "--out", tmp_path / "r", "--quiet")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and "no network" in err[0], err

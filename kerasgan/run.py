@@ -191,7 +191,7 @@ def train(run_config, run_dir, source, strategy_name="auto", verbose="auto"):
             SampleGrid(os.path.join(run_dir, "samples"), n=64, seed=run_config["seed"]),
             keras.callbacks.CSVLogger(csv_path, append=initial_epoch > 0),
             LossCurve(os.path.join(run_dir, "loss_curve.png"), csv_path=csv_path,
-                      title=f"{run_config['family']} on {source.name}"),
+                      title=f"{run_config['family']} on {run_config['data']['source']}"),
             keras.callbacks.TerminateOnNaN(),
             EpochBackup(os.path.join(run_dir, BACKUP_DIR)),
         ]

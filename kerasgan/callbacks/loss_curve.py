@@ -27,6 +27,7 @@ def plot_history(history, path, title=None):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker  # noqa: F401
 
     keys = [k for k in history if k != "epoch" and history[k]]
     fig, ax = plt.subplots(figsize=(6, 3.6), dpi=100)
@@ -34,6 +35,7 @@ def plot_history(history, path, title=None):
         values = history[key]
         ax.plot(range(1, len(values) + 1), values, marker="o", markersize=3, label=key)
     ax.set_xlabel("epoch")
+    ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     ax.set_ylabel("loss (epoch mean)")
     if title:
         ax.set_title(title)

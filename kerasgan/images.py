@@ -54,6 +54,10 @@ def atomic_write(path, write_fn, suffix=""):
     os.close(fd)
     try:
         write_fn(tmp)
+        # mkstemp makes 0600 files; give the result the usual umask permissions
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

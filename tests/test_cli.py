@@ -169,3 +169,27 @@ def test_no_network_for_tfds_is_clear(tmp_path, monkeypatch, capsys):
                    "--out", tmp_path / "r", "--quiet")
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and "no network" in err[0], err
+
+
+def test_atomic_write_leaves_nothing_on_failure_and_normal_permissions(tmp_path):
+    from kerasgan.images import atomic_write, save_grid
+
+    target = tmp_path / "grid.png"
+    save_grid(np.zeros((4, 8, 8, 1), "float32"), target)
+    good = target.read_bytes()
+    assert oct(target.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
+
+    def fail(tmp):
+        open(tmp, "wb").write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_write(target, fail)
+    assert target.read_bytes() == good  # the previous file is intact
+    assert sorted(os.listdir(tmp_path)) == ["grid.png"]  # no temporary left behind
+
+
+def _umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

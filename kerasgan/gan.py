@@ -274,9 +274,7 @@ class GAN(keras.Model):
         if ctx is None or ctx.num_replicas_in_sync == 1:
             return tf.constant(0, tf.int32), local_batch
         # Every replica learns every replica's batch size (a batch need not split
-        # evenly). A float all-reduce of a one-hot vector, not all_gather: an
-        # all_gather in the step breaks second-order gradients (the penalties)
-        # under MirroredStrategy ("You must feed a value for placeholder").
+        # evenly): one all-reduce of a one-hot vector of sizes.
         replica = ctx.replica_id_in_sync_group
         one_hot = tf.one_hot(replica, ctx.num_replicas_in_sync, dtype=tf.float32)
         sizes = ctx.all_reduce("sum", one_hot * tf.cast(local_batch, tf.float32))
@@ -302,8 +300,9 @@ class GAN(keras.Model):
 
         for _ in range(self.d_steps):
             z = self._sample_local_latents(offset, local_batch, global_batch)
-            eps = keras.random.uniform((global_batch,), seed=self.seed_generator)
-            eps = eps[offset : offset + local_batch]
+            eps = self._local_slice(
+                keras.random.uniform((global_batch,), seed=self.seed_generator), offset, local_batch
+            )
             fake = self.generator(z, training=True)
             with tf.GradientTape() as tape:
                 real_logits = self.discriminator(real, training=True)

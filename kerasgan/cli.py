@@ -150,7 +150,6 @@ def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.version:
-        import kerasgan
         from kerasgan.run import versions
 
         print(" ".join(f"{k} {v}" for k, v in versions().items()))
@@ -158,7 +157,6 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return 2
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from kerasgan.data import DataError
     from kerasgan.run import RunError
 

@@ -18,5 +18,6 @@ from kerasgan.gan import GAN  # noqa: E402,F401
 from kerasgan import models  # noqa: E402,F401
 from kerasgan import data  # noqa: E402,F401
 from kerasgan import callbacks  # noqa: E402,F401
+from kerasgan import export  # noqa: E402,F401
 
-__all__ = ["GAN", "__version__", "losses", "penalties", "models", "data", "callbacks"]
+__all__ = ["GAN", "__version__", "losses", "penalties", "models", "data", "callbacks", "export"]

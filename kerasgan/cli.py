@@ -5,6 +5,7 @@
     kerasgan train FAMILY [--data SOURCE] --epochs N --batch-size B --out RUN_DIR
                           [--seed S] [--strategy auto|one-device|mirrored] ...
     kerasgan sample RUN_DIR_OR_KERAS_FILE --n 64 --seed 0 --out grid.png
+    kerasgan export RUN_DIR_OR_KERAS_FILE --format onnx|saved_model|all --out DIR
     kerasgan families
 
 Bad input prints one line, ``kerasgan: error: ...``, and exits with status 2.
@@ -82,6 +83,15 @@ def build_parser():
     s.add_argument("--out", default="grid.png")
     s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
 
+    e = sub.add_parser("export", help="export a run's generator to ONNX and/or SavedModel")
+    e.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
+    e.add_argument("--format", default="all", choices=["onnx", "saved_model", "all"])
+    e.add_argument("--out", required=True, help="folder for NAME.onnx and NAME_savedmodel/")
+    e.add_argument("--name", help="file name stem (default: the family)")
+    e.add_argument("--opset", type=_positive("--opset"), default=None, help="ONNX opset")
+    e.add_argument("--no-check", action="store_true",
+                   help="skip the parity and onnx.checker checks (not recommended)")
+
     sub.add_parser("families", help="list the registered GAN families")
     return parser
 
@@ -146,6 +156,37 @@ def _sample(args):
     print(f"kerasgan: wrote {args.n} samples to {args.out}")
 
 
+def _export(args):
+    import keras
+
+    import kerasgan
+    from kerasgan import run as runs
+
+    if not os.path.exists(args.run):
+        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    model = runs.load_run(args.run)
+    if not isinstance(model, (kerasgan.GAN, keras.Model)):
+        raise CLIError(f"{args.run} holds a {type(model).__name__}, not a GAN or a generator")
+    # the run's record (beside a .keras file too) names the family and the data
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
+    record = {}
+    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
+        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE))
+    formats = kerasgan.export.exporters.FORMATS if args.format == "all" else (args.format,)
+    kwargs = {"dataset": record.get("data", {}).get("source"), "family": record.get("family"),
+              "check": not args.no_check}
+    if args.opset is not None:
+        if "onnx" not in formats:
+            raise CLIError("--opset applies to --format onnx or all")
+        kwargs["opset"] = args.opset
+    for report in kerasgan.export.export(model, args.out, formats=formats, name=args.name,
+                                         **kwargs):
+        parity = report["parity"]
+        check = ("not checked" if parity is None else "parity max abs diff "
+                 + ", ".join(f"{k} {v:.2g}" for k, v in parity.items() if k != "seed"))
+        print(f"kerasgan: wrote {report['path']} ({check})")
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -158,6 +199,7 @@ def main(argv=None):
         parser.print_help()
         return 2
     from kerasgan.data import DataError
+    from kerasgan.export import ExportError
     from kerasgan.run import RunError
 
     try:
@@ -169,8 +211,10 @@ def main(argv=None):
             _train(args)
         elif args.command == "sample":
             _sample(args)
+        elif args.command == "export":
+            _export(args)
         return 0
-    except (CLIError, DataError, RunError) as e:
+    except (CLIError, DataError, RunError, ExportError) as e:
         print(f"kerasgan: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:

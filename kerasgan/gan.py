@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from kerasgan import losses as losses_lib
 from kerasgan import penalties
+from kerasgan.sampling import draw_inputs, infer_input_specs
 
 
 def _serialize(obj):
@@ -66,6 +67,8 @@ class GAN(keras.Model):
     family = "gan"
     #: loss pair used when ``compile`` gets none.
     default_loss = "non_saturating"
+    #: number of classes of a conditional family (None: unconditional).
+    num_classes = None
 
     def __init__(
         self,
@@ -356,13 +359,24 @@ class GAN(keras.Model):
         rng = np.random.default_rng(seed)
         return rng.standard_normal((int(n), self.latent_dim)).astype("float32")
 
-    def generate(self, n, seed=None, batch_size=256):
+    def generator_inputs(self):
+        """Specs of the generator's inputs in call order (see :mod:`kerasgan.sampling`):
+        what export names and what ``generate`` and the deployment kit draw."""
+        return infer_input_specs(self.generator, num_classes=self.num_classes)
+
+    def sample_inputs(self, n, seed=None, labels=None):
+        """Generator inputs for ``n`` images under the seed rule of
+        :mod:`kerasgan.sampling` (the deployment kit draws the same ones)."""
+        return draw_inputs(self.generator_inputs(), n, seed=seed, labels=labels)
+
+    def generate(self, n, seed=None, batch_size=256, labels=None):
         """Generates ``n`` images.
 
         Args:
             n: number of images.
-            seed: integer seed for the latents (None: fresh randomness).
+            seed: integer seed for the generator inputs (None: fresh randomness).
             batch_size: images per forward pass.
+            labels: class labels for a conditional family (one int or ``n``).
 
         Returns:
             ``numpy`` float32 array ``(n, H, W, C)`` in [-1, 1] (NHWC), from the
@@ -371,8 +385,9 @@ class GAN(keras.Model):
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
-        z = self.latents(n, seed)
-        return self._predict(self.sampling_generator, z, batch_size)
+        inputs = self.sample_inputs(n, seed=seed, labels=labels)
+        return self._predict(self.sampling_generator, inputs if len(inputs) > 1 else inputs[0],
+                             batch_size)
 
     @staticmethod
     def _predict(model, inputs, batch_size):

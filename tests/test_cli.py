@@ -193,3 +193,33 @@ def _umask():
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+def test_export_a_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_cli("train", "dcgan", "--epochs", "1", "--out", out, *TINY) == 0
+    exported = tmp_path / "exported"
+    assert run_cli("export", out, "--format", "all", "--out", exported) == 0
+    assert sorted(os.listdir(exported)) == ["dcgan.onnx", "dcgan_savedmodel"]
+    printed = capsys.readouterr().out
+    assert "parity max abs diff onnxruntime" in printed and "saved_model" in printed
+    from kerasgan import export
+
+    meta = export.read_metadata(exported / "dcgan.onnx")
+    assert meta["dataset"] == "mnist-10k" and meta["latent_dim"] == 8
+    assert meta["weights_sha256"] == export.weights_sha256(keras.saving.load_model(
+        out / "generator.keras"))
+    assert run_cli("export", out, "--format", "onnx", "--opset", "13", "--name", "g13",
+                   "--out", exported) == 0
+    assert export.read_metadata(exported / "g13.onnx")["opset"] == 13
+    # a generator .keras file exports too (its run.json names the family and data)
+    assert run_cli("export", out / "generator.keras", "--format", "onnx", "--out",
+                   tmp_path / "from_file") == 0
+    meta = export.read_metadata(tmp_path / "from_file" / "dcgan.onnx")
+    assert meta["family"] == "dcgan" and meta["dataset"] == "mnist-10k"
+    capsys.readouterr()
+    assert run_cli("export", tmp_path / "nothing", "--out", exported) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert run_cli("export", out, "--format", "saved_model", "--opset", "13", "--out",
+                   exported) == 2
+    assert "--opset applies to" in capsys.readouterr().err

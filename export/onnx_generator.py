@@ -1,0 +1,287 @@
+"""Run a kerasgan-exported ONNX generator with numpy, onnxruntime and Pillow alone.
+
+No TensorFlow, Keras or kerasgan is needed (or imported) here: copy this folder
+next to an ``.onnx`` file made by ``kerasgan export`` and::
+
+    from onnx_generator import OnnxGenerator
+    gen = OnnxGenerator("dcgan.onnx")
+    gen.metadata["family"], gen.image_shape, gen.num_classes
+    images = gen.generate(16, seed=3)          # float32 (16, H, W, C) in [-1, 1]
+    gen.save_grid(images, "grid.png")
+
+Seeds mean the same thing as in kerasgan: ``gen.generate(n, seed=s)`` returns
+the images ``gan.generate(n, seed=s)`` returns in Keras (one
+``numpy.random.default_rng(seed)``; inputs drawn in the order the metadata lists
+them, one call per input for the whole batch; caller-given labels draw nothing).
+
+This file deliberately repeats small pieces of kerasgan (``check_labels``, the
+grid and the atomic write) instead of importing them: kerasgan needs TensorFlow.
+``tests/test_deploy_kit.py`` checks that both give the same images and grids.
+"""
+
+import io
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+
+#: the metadata layout this kit reads.
+FORMAT = "kerasgan-generator/1"
+#: metadata keys whose values are JSON.
+JSON_KEYS = ("latent_dim", "num_classes", "image_shape", "value_range", "inputs", "outputs",
+             "ema", "opset")
+REQUIRED_KEYS = ("family", "image_shape", "inputs", "outputs")
+
+
+class ModelError(ValueError):
+    """The file is not a usable kerasgan ONNX generator; the message says why."""
+
+
+def _first_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def read_metadata(session, path="model"):
+    """The kerasgan metadata of an ``onnxruntime.InferenceSession``.
+
+    Raises:
+        ModelError: the model carries no (or unreadable) kerasgan metadata.
+    """
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    if props.get("format") != FORMAT:
+        found = props.get("format")
+        raise ModelError(
+            f"{path} is an ONNX model but not a kerasgan generator export "
+            f"(metadata format {found!r}, expected {FORMAT!r}): export it with "
+            "`kerasgan export RUN --format onnx`"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in props]
+    if missing:
+        raise ModelError(f"{path}: kerasgan metadata lacks {', '.join(missing)}: export it again")
+    meta = {}
+    for key, value in props.items():
+        if key in JSON_KEYS:
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError:
+                raise ModelError(f"{path}: metadata {key!r} is not valid JSON: export it again")
+        meta[key] = value
+    return meta
+
+
+def check_labels(labels, n, num_classes, shape=()):
+    """Validates class labels; a single label is used for all ``n`` images."""
+    arr = np.asarray(labels)
+    if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+        arr = arr.astype("int64")
+    if arr.dtype.kind not in "iu":
+        raise ValueError(f"labels must be integers, got {arr.dtype} values")
+    if arr.size and (arr.min() < 0 or arr.max() >= num_classes):
+        raise ValueError(
+            f"labels must be in [0, {num_classes}), got values from {arr.min()} to {arr.max()}"
+        )
+    target = (n, *shape)
+    if arr.ndim == 0:
+        return np.full(target, int(arr), dtype="int32")
+    if arr.shape[0] != n:
+        raise ValueError(f"got {arr.shape[0]} labels for {n} images: give one label or {n}")
+    return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
+
+
+def to_uint8(images):
+    """Float images in [-1, 1] to uint8 pixels: ``round((x + 1) * 127.5)``, clipped."""
+    images = np.asarray(images, dtype="float32")
+    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype("uint8")
+
+
+def make_grid(images, nrow=None, padding=2, pad_value=255):
+    """Tiles NHWC images (float in [-1, 1] or uint8) into one uint8 image, as
+    ``kerasgan.images.make_grid`` does."""
+    images = np.asarray(images)
+    if images.ndim != 4 or len(images) == 0:
+        raise ValueError(f"expected a non-empty batch of NHWC images, got shape {images.shape}")
+    if images.dtype != np.uint8:
+        images = to_uint8(images)
+    n, h, w, c = images.shape
+    ncol = int(nrow) if nrow else int(math.ceil(math.sqrt(n)))
+    rows = int(math.ceil(n / ncol))
+    grid = np.full((rows * (h + padding) + padding, ncol * (w + padding) + padding, c),
+                   pad_value, np.uint8)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        y, x = padding + r * (h + padding), padding + q * (w + padding)
+        grid[y : y + h, x : x + w] = images[i]
+    return grid
+
+
+def grid_png(images, nrow=None, scale=1):
+    """PNG bytes of a grid of ``images``; ``scale`` upsamples (nearest)."""
+    from PIL import Image
+
+    grid = make_grid(images, nrow=nrow)
+    img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
+    if scale > 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    buf = io.BytesIO()
+    img.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def write_atomic(path, data):
+    """Writes bytes to ``path`` through a temporary file and a rename."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
+
+
+class OnnxGenerator:
+    """A kerasgan generator exported to ONNX, run in ONNX Runtime.
+
+    Args:
+        path: the ``.onnx`` file.
+        threads: intra-op threads (None: ONNX Runtime's default, one per core).
+        optimization: ONNX Runtime graph optimisation level: ``"all"`` (default),
+            ``"extended"``, ``"basic"`` or ``"none"``.
+
+    Raises:
+        ModelError: the file is missing, empty, truncated, corrupt, not ONNX, or
+            not a kerasgan export.
+    """
+
+    def __init__(self, path, threads=None, optimization="all"):
+        import onnxruntime as ort
+
+        self.path = os.fspath(path)
+        if not os.path.exists(self.path):
+            raise ModelError(f"{self.path}: no such file: give the .onnx file `kerasgan export` wrote")
+        if os.path.isdir(self.path):
+            raise ModelError(
+                f"{self.path} is a folder (a SavedModel?): this kit runs .onnx files; "
+                "export with `kerasgan export RUN --format onnx`"
+            )
+        with open(self.path, "rb") as f:
+            data = f.read()
+        if not data:
+            raise ModelError(f"{self.path} is empty: export the model again")
+        levels = {
+            "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+            "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+            "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+            "none": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
+        }
+        if optimization not in levels:
+            raise ValueError(f"optimization must be one of {', '.join(levels)}, got {optimization!r}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = levels[optimization]
+        if threads:
+            options.intra_op_num_threads = int(threads)
+        options.log_severity_level = 3
+        try:
+            self.session = ort.InferenceSession(data, options, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise ModelError(
+                f"{self.path} is not a valid ONNX model (onnxruntime: {_first_line(e)}): "
+                "the file may be truncated or corrupt; copy or export it again"
+            ) from None
+        self.metadata = read_metadata(self.session, self.path)
+        self.inputs = self.metadata["inputs"]
+        self.output_name = self.metadata["outputs"][0]["name"]
+        graph_inputs = {i.name for i in self.session.get_inputs()}
+        wanted = {s["name"] for s in self.inputs}
+        if graph_inputs != wanted:
+            raise ModelError(
+                f"{self.path}: the graph's inputs {sorted(graph_inputs)} do not match its "
+                f"metadata {sorted(wanted)}: export it again"
+            )
+
+    # ------------------------------------------------------------------ facts
+    @property
+    def family(self):
+        return self.metadata["family"]
+
+    @property
+    def image_shape(self):
+        return tuple(self.metadata["image_shape"])
+
+    @property
+    def num_classes(self):
+        """Number of classes of a conditional generator, else None."""
+        for spec in self.inputs:
+            if spec["sampler"] == "labels":
+                return int(spec["num_classes"])
+        return None
+
+    @property
+    def conditional(self):
+        return self.num_classes is not None
+
+    # ------------------------------------------------------------- generating
+    def sample_inputs(self, n, seed=None, labels=None):
+        """The model's inputs for ``n`` images: kerasgan's seed rule (module docstring)."""
+        n = int(n)
+        rng = np.random.default_rng(seed)
+        if labels is not None and not self.conditional:
+            raise ValueError(f"{self.family} is unconditional: it takes no labels")
+        feed = {}
+        for spec in self.inputs:
+            shape = (n, *spec["shape"])
+            if spec["sampler"] == "normal":
+                feed[spec["name"]] = rng.standard_normal(shape).astype(spec["dtype"])
+            elif spec["sampler"] == "labels":
+                if labels is None:
+                    feed[spec["name"]] = rng.integers(0, spec["num_classes"], shape).astype("int32")
+                else:
+                    feed[spec["name"]] = check_labels(labels, n, spec["num_classes"],
+                                                      tuple(spec["shape"]))
+            else:
+                raise ModelError(
+                    f"{self.path}: input {spec['name']!r} has sampler {spec['sampler']!r}, "
+                    "which this kit does not know: update the kit"
+                )
+        return feed
+
+    def run(self, feed):
+        """Runs the graph on a dict of named inputs; returns the images."""
+        return self.session.run([self.output_name], feed)[0]
+
+    def generate(self, n, seed=None, labels=None, batch_size=64):
+        """``n`` images, float32 NHWC in [-1, 1].
+
+        Args:
+            n: number of images (>= 1).
+            seed: integer seed (None: fresh randomness).
+            labels: for a conditional model, one class for all images or ``n``
+                classes (drawn at random when None).
+            batch_size: images per ONNX Runtime call.
+        """
+        n = int(n)
+        if n < 1:
+            raise ValueError(f"n must be a positive number of images, got {n}")
+        feed = self.sample_inputs(n, seed=seed, labels=labels)
+        out = [self.run({k: v[s : s + batch_size] for k, v in feed.items()})
+               for s in range(0, n, batch_size)]
+        return np.concatenate(out, axis=0)
+
+    # ----------------------------------------------------------------- output
+    to_uint8 = staticmethod(to_uint8)
+    make_grid = staticmethod(make_grid)
+    grid_png = staticmethod(grid_png)
+
+    @staticmethod
+    def save_grid(images, path, nrow=None, scale=1):
+        """Writes a PNG grid of ``images`` to ``path`` (atomically)."""
+        return write_atomic(path, grid_png(images, nrow=nrow, scale=scale))

@@ -1,5 +1,7 @@
 """`GAN`: the adversarial training step every family shares."""
 
+import weakref
+
 import numpy as np
 import keras
 import tensorflow as tf
@@ -7,6 +9,43 @@ import tensorflow as tf
 from kerasgan import losses as losses_lib
 from kerasgan import penalties
 from kerasgan.sampling import draw_inputs, infer_input_specs
+
+
+_INFERENCE_FNS = weakref.WeakKeyDictionary()
+
+
+def predict(model, inputs, batch_size=256):
+    """Runs ``model`` in inference mode over ``inputs``, ``batch_size`` at a time.
+
+    Not ``predict_on_batch``: on a model built under ``MirroredStrategy`` that
+    runs the whole batch on every replica and returns N copies of it. A
+    ``tf.function`` called in the cross-replica context reads the (mirrored)
+    weights once and returns exactly one output per input.
+
+    Args:
+        model: a Keras model.
+        inputs: an array, or a list of arrays for a multi-input model.
+        batch_size: examples per call.
+
+    Returns:
+        float32 numpy array.
+    """
+    fn = _INFERENCE_FNS.get(model)
+    if fn is None:
+        ref = weakref.ref(model)  # the cache must not keep the model alive
+        fn = tf.function(lambda x: ref()(x, training=False), reduce_retracing=True,
+                         autograph=False)
+        _INFERENCE_FNS[model] = fn
+    multi = isinstance(inputs, (list, tuple))
+    n = len(inputs[0] if multi else inputs)
+    out = []
+    for start in range(0, n, batch_size):
+        if multi:
+            chunk = [tf.convert_to_tensor(x[start : start + batch_size]) for x in inputs]
+        else:
+            chunk = tf.convert_to_tensor(inputs[start : start + batch_size])
+        out.append(np.asarray(fn(chunk), dtype="float32"))
+    return np.concatenate(out, axis=0)
 
 
 def _serialize(obj):
@@ -391,13 +430,4 @@ class GAN(keras.Model):
 
     @staticmethod
     def _predict(model, inputs, batch_size):
-        first = inputs[0] if isinstance(inputs, (list, tuple)) else inputs
-        n = len(first)
-        out = []
-        for start in range(0, n, batch_size):
-            if isinstance(inputs, (list, tuple)):
-                chunk = [x[start : start + batch_size] for x in inputs]
-            else:
-                chunk = inputs[start : start + batch_size]
-            out.append(np.asarray(model.predict_on_batch(chunk), dtype="float32"))
-        return np.concatenate(out, axis=0)
+        return predict(model, inputs, batch_size)

@@ -5,6 +5,7 @@ import pytest
 import tensorflow as tf
 import keras
 
+import kerasgan
 from kerasgan import models
 
 GLOBAL_BATCH = 16
@@ -86,3 +87,19 @@ def test_uneven_final_batch(images_8x8, mirrored_strategy):
         return gan
 
     _assert_same_weights(run(tf.distribute.OneDeviceStrategy("/cpu:0")), run(mirrored_strategy))
+
+
+def test_generate_and_export_of_a_model_built_under_mirrored(images_8x8, mirrored_strategy,
+                                                             tmp_path):
+    # predict_on_batch on such a model returns one copy of the batch per replica;
+    # generate and the export's Keras reference must not
+    gan, _ = _train(mirrored_strategy, "dcgan", images_8x8, ema_decay=0.9)
+    for n in (1, 3, 7):
+        images = gan.generate(n, seed=2)
+        assert images.shape == (n, 8, 8, 1)
+        expected = gan.ema_generator(gan.latents(n, 2), training=False)
+        np.testing.assert_allclose(images, np.asarray(expected), atol=1e-6)
+    report = kerasgan.export.export_onnx(gan, tmp_path / "g.onnx")
+    assert report["parity"]["onnxruntime"] <= 1e-4
+    report = kerasgan.export.export_saved_model(gan, tmp_path / "g_sm")
+    assert report["parity"]["saved_model"] <= 1e-4

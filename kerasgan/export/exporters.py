@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasgan
+from kerasgan.gan import predict
 from kerasgan.images import atomic_write
 from kerasgan.sampling import draw_inputs, infer_input_specs
 
@@ -62,7 +63,7 @@ class _Target:
 
     def keras_run(self, inputs):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
-        return np.asarray(self.generator.predict_on_batch(x), dtype="float32")
+        return predict(self.generator, x, batch_size=len(inputs[0]))
 
 
 def weights_sha256(model):

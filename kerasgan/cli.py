@@ -6,6 +6,7 @@
                           [--seed S] [--strategy auto|one-device|mirrored] ...
     kerasgan sample RUN_DIR_OR_KERAS_FILE --n 64 --seed 0 --out grid.png
     kerasgan export RUN_DIR_OR_KERAS_FILE --format onnx|saved_model|all --out DIR
+    kerasgan evaluate RUN_DIR_OR_KERAS_FILE --metrics fid10k,kid10k [--data SOURCE] --out metrics.json
     kerasgan families
 
 Bad input prints one line, ``kerasgan: error: ...``, and exits with status 2.
@@ -92,6 +93,20 @@ def build_parser():
     e.add_argument("--no-check", action="store_true",
                    help="skip the parity and onnx.checker checks (not recommended)")
 
+    v = sub.add_parser("evaluate", help="quality metrics (FID, KID, IS, ...) of a run's generator")
+    v.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
+    v.add_argument("--metrics", required=True,
+                   help="comma-separated, e.g. fid10k,kid10k or fd10k_mnist (see `kerasgan metrics`)")
+    v.add_argument("--data", help="reference data (default: the run's --data)")
+    v.add_argument("--split", help="split of --data (default: the run's, else train)")
+    v.add_argument("--out", help="write the results as JSON here")
+    v.add_argument("--seed", type=int, default=0, help="seed of the generated samples")
+    v.add_argument("--num-gen", type=_positive("--num-gen"),
+                   help="override the generated-sample count (quick checks)")
+    v.add_argument("--batch-size", type=_positive("--batch-size"), default=64)
+    v.add_argument("--no-cache", action="store_true", help="recompute the reference statistics")
+
+    sub.add_parser("metrics", help="list the registered metrics")
     sub.add_parser("families", help="list the registered GAN families")
     return parser
 
@@ -187,6 +202,41 @@ def _export(args):
         print(f"kerasgan: wrote {report['path']} ({check})")
 
 
+def _evaluate(args):
+    import kerasgan
+    from kerasgan import metrics
+    from kerasgan import run as runs
+
+    if not os.path.exists(args.run):
+        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    for name in names:
+        try:
+            metrics.get_metric(name)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
+    record = {}
+    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
+        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE))
+    data = args.data or record.get("data", {}).get("source")
+    split = args.split or (record.get("data", {}).get("split") if not args.data else None) or "train"
+    model = runs.load_run(args.run)
+    results = metrics.evaluate(model, names, data=data, split=split, seed=args.seed,
+                               batch_size=args.batch_size, num_gen=args.num_gen,
+                               use_cache=not args.no_cache, verbose=True)
+    for name, r in results.items():
+        extra = "".join(f" {k} {r[k]:.4g}" for k in ("std", "precision", "recall") if k in r)
+        real = f", {r['num_real']} real ({r['data']}:{r['split']})" if "num_real" in r else ""
+        print(f"{name}: {r['value']:.6g}{extra}  [{r['network']}; {r['num_gen']} generated{real}; "
+              f"{r['time_s']:.1f} s]")
+    if args.out:
+        metrics.write_results({"run": os.path.abspath(args.run), "results": results,
+                               "versions": runs.versions(), "kerasgan": kerasgan.__version__},
+                              args.out)
+        print(f"kerasgan: wrote {args.out}")
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -200,6 +250,7 @@ def main(argv=None):
         return 2
     from kerasgan.data import DataError
     from kerasgan.export import ExportError
+    from kerasgan.metrics import MetricInputError
     from kerasgan.run import RunError
 
     try:
@@ -213,8 +264,14 @@ def main(argv=None):
             _sample(args)
         elif args.command == "export":
             _export(args)
+        elif args.command == "evaluate":
+            _evaluate(args)
+        elif args.command == "metrics":
+            from kerasgan.metrics import metric_names
+
+            print("\n".join(metric_names()))
         return 0
-    except (CLIError, DataError, RunError, ExportError) as e:
+    except (CLIError, DataError, RunError, ExportError, MetricInputError) as e:
         print(f"kerasgan: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:

@@ -1,6 +1,7 @@
-"""Training callbacks: sample grids and loss curves."""
+"""Training callbacks: sample grids, loss curves, metric monitoring."""
 
 from kerasgan.callbacks.loss_curve import LossCurve
+from kerasgan.callbacks.metric_monitor import MetricMonitor
 from kerasgan.callbacks.sample_grid import SampleGrid
 
-__all__ = ["SampleGrid", "LossCurve"]
+__all__ = ["SampleGrid", "LossCurve", "MetricMonitor"]

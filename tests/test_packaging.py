@@ -31,7 +31,7 @@ def test_pyproject_holds_only_the_build_system():
     assert sections == ["build-system"]
 
 
-def test_wheel_ships_the_bundled_dataset_and_the_console_script(tmp_path):
+def test_wheel_ships_data_weights_and_the_console_script(tmp_path):
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
          "-w", str(tmp_path), REPO],
@@ -41,6 +41,9 @@ def test_wheel_ships_the_bundled_dataset_and_the_console_script(tmp_path):
     names = zipfile.ZipFile(tmp_path / wheel).namelist()
     for f in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz", "ATTRIBUTION.md"):
         assert f"kerasgan/data/bundled/mnist_10k/{f}" in names
+    for f in ("mnist_classifier.weights.h5", "cifar10_classifier.weights.h5", "README.md"):
+        assert f"kerasgan/metrics/weights/{f}" in names
+    assert "kerasgan/metrics/inception.py" in names and "kerasgan/export/exporters.py" in names
     assert not any(n.startswith(("tests/", "zoo/", "export/", "benchmarks/")) for n in names)
     entry_points = zipfile.ZipFile(tmp_path / wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -101,8 +101,9 @@ def make_sampler(model):
         except ValueError as e:
             raise MetricInputError(f"{e}; for a conditional generator evaluate its GAN") from None
         num_classes = None
-    elif callable(model):
-        return model, None, None
+    elif callable(model):  # a sampler; it may say its classes and image shape
+        shape = getattr(model, "image_shape", None)
+        return model, getattr(model, "num_classes", None), tuple(shape) if shape else None
     else:
         raise MetricInputError(f"cannot sample from a {type(model).__name__}: pass a GAN or a generator")
 
@@ -207,7 +208,9 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
 
     Args:
         model: a :class:`kerasgan.GAN`, a Keras generator, or a callable
-            ``sample(n, seed, labels=None) -> images`` (float in [-1, 1] or uint8).
+            ``sample(n, seed, labels=None) -> images`` (float in [-1, 1] or uint8;
+            a ``num_classes`` attribute makes it conditional: it is then called
+            with labels cycling 0..num_classes-1).
         metrics: names (see :func:`metric_names`) or a comma-separated string.
         data: the reference data: a source name or path (opened with the
             generator's image size), an :class:`kerasgan.data.ImageSource`, or a

@@ -169,7 +169,7 @@ def _domain(name):
 
         info = NETWORKS[name]
         model = load_domain_network(name)
-        accuracy = info.get("test_accuracy")
+        accuracy = getattr(info, "test_accuracy", None)
         acc = f", {100 * accuracy:.2f}% test accuracy" if accuracy else ""
         return FeatureNetwork(
             name, model, tuple(model.input_shape[1:]), resize=False,

@@ -119,7 +119,7 @@ def test_gan_generation_is_seeded_and_streams_in_batches():
     assert 0.0 <= a["pr_toy"]["precision"] <= 1.0 and 0.0 <= a["pr_toy"]["recall"] <= 1.0
 
 
-@pytest.mark.parametrize("case", ["nan", "range", "shape", "few", "acc_unconditional", "no_data",
+@pytest.mark.parametrize("case", ["nan", "range", "shape", "few", "few_real", "acc_unconditional", "no_data",
                                   "unknown", "real_nan"])
 def test_bad_input(case):
     real = real_images(300)
@@ -136,6 +136,8 @@ def test_bad_input(case):
                          "takes 8x8x1 images|different")
     elif case == "few":
         call, message = lambda: metrics.evaluate(good, ["fid_toy_small"], data=real), "needs more than 12 generated"
+    elif case == "few_real":
+        call, message = lambda: metrics.evaluate(good, ["fid_toy"], data=real[:12]), "needs more than 12 real"
     elif case == "acc_unconditional":
         gan = kerasgan.models.DCGAN(image_shape=(8, 8, 1), latent_dim=8, width=4)
         call, message = lambda: metrics.evaluate(gan, ["acc_toy"]), "unconditional"

@@ -53,8 +53,10 @@ def register_metric(metric):
     return metric
 
 
-for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
+for _n, _k in ((50, "50k"), (10, "10k"), (5, "5k")):
+    # FID needs more samples than Inception's 2048 features: no fid2k
     register_metric(Metric(f"fid{_k}", "fid", "inception", _n * 1000, _n * 1000))
+for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
     register_metric(Metric(f"kid{_k}", "kid", "inception", _n * 1000, _n * 1000,
                            {"num_subsets": 100, "max_subset_size": 1000}))
     register_metric(Metric(f"is{_k}", "is", "inception", _n * 1000, 0, {"splits": 10}))
@@ -271,6 +273,12 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         if image_shape:
             network.check_shape(image_shape)
         counts = {m.name: int(num_gen or m.num_gen) for m in group}
+        for m in group:  # fail before minutes of feature extraction, not after
+            if m.kind == "fid":
+                n_real = min(len(real_images), m.num_real)
+                for name, n in (("generated", counts[m.name]), ("real", n_real)):
+                    if n <= network.feature_dim:
+                        raise MetricInputError(_too_few(m.name, name, network.feature_dim, n))
         total = max(counts.values())
         start = time.perf_counter()
         gen = {m.name: FeatureStats(keep_features=m.keep_features, max_items=counts[m.name])
@@ -297,17 +305,17 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
             if verbose:
                 print(f"kerasgan: {network_name}: {s + n}/{total} generated images", flush=True)
         gen_time = time.perf_counter() - start
-        reals = {}  # (num_real, keep) -> (stats, cached, seconds)
-        for m in group:
-            if m.num_real and (m.num_real, m.keep_features) not in reals:
-                t0 = time.perf_counter()
-                real, cached = reference_stats(
-                    real_images, network, m.num_real, keep_features=m.keep_features,
-                    data_name=data_name, split=split, batch_size=batch_size, use_cache=use_cache)
-                reals[(m.num_real, m.keep_features)] = (real, cached, time.perf_counter() - t0)
+        reals = {}  # num_real -> (stats, cached, seconds): one pass per reference count
+        for count in sorted({m.num_real for m in group if m.num_real}):
+            keep = any(m.keep_features for m in group if m.num_real == count)
+            t0 = time.perf_counter()
+            real, cached = reference_stats(
+                real_images, network, count, keep_features=keep, data_name=data_name,
+                split=split, batch_size=batch_size, use_cache=use_cache)
+            reals[count] = (real, cached, time.perf_counter() - t0)
         for m in group:
             t0 = time.perf_counter()
-            real, cached, real_time = reals.get((m.num_real, m.keep_features), (None, None, 0.0))
+            real, cached, real_time = reals.get(m.num_real, (None, None, 0.0))
             result = _compute(m, gen[m.name], real, logits.get(m.name), correct[m.name],
                               counts[m.name], seed)
             result.update({
@@ -327,17 +335,19 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
     return results
 
 
+def _too_few(metric, name, dims, got):
+    return (f"{metric} needs more than {dims} {name} samples (the feature size) for a "
+            f"full-rank covariance, got {got}: use more samples or a metric with a smaller "
+            "network (fd*_mnist, fd*_cifar10)")
+
+
 def _compute(m, gen, real, logits, correct, count, seed):
     if gen.num_items < count:
         raise MetricInputError(f"{m.name} got {gen.num_items} generated samples, needs {count}")
     if m.kind == "fid":
         for name, s in (("generated", gen), ("real", real)):
             if s.num_items <= s.num_features:
-                raise MetricInputError(
-                    f"{m.name} needs more than {s.num_features} {name} samples (the feature size) "
-                    f"for a full-rank covariance, got {s.num_items}: use more samples or a metric "
-                    "with a smaller network (fd*_mnist, fd*_cifar10)"
-                )
+                raise MetricInputError(_too_few(m.name, name, s.num_features, s.num_items))
         return {"value": stats.frechet_distance(*gen.mean_cov(), *real.mean_cov())}
     if m.kind == "kid":
         mean, std = stats.kernel_inception_distance(real.features(), gen.features(),

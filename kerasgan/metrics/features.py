@@ -83,6 +83,7 @@ class FeatureNetwork:
         if feature_key not in outputs:
             raise ValueError(f"the {name} model must return a dict with {feature_key!r}")
         self.logits_key = logits_key if logits_key in outputs else None
+        self.feature_dim = int(outputs[feature_key].shape[-1])
         h, w, c = self.input_shape
 
         def run(images_uint8):

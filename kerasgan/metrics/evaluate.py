@@ -64,6 +64,7 @@ for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
     for _net in ("mnist", "cifar10"):
         register_metric(Metric(f"fd{_k}_{_net}", "fid", _net, _n * 1000, _n * 1000))
         register_metric(Metric(f"is{_k}_{_net}", "is", _net, _n * 1000, 0, {"splits": 10}))
+        register_metric(Metric(f"pr{_k}_{_net}", "pr", _net, _n * 1000, _n * 1000, {"k": 3}))
         register_metric(Metric(f"acc{_k}_{_net}", "acc", _net, _n * 1000, 0))
 for _net in ("mnist", "cifar10"):
     register_metric(Metric(f"acc1k_{_net}", "acc", _net, 1000, 0))

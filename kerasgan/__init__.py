@@ -19,5 +19,7 @@ from kerasgan import models  # noqa: E402,F401
 from kerasgan import data  # noqa: E402,F401
 from kerasgan import callbacks  # noqa: E402,F401
 from kerasgan import export  # noqa: E402,F401
+from kerasgan import metrics  # noqa: E402,F401
+from kerasgan import zoo  # noqa: E402,F401
 
-__all__ = ["GAN", "__version__", "losses", "penalties", "models", "data", "callbacks", "export"]
+__all__ = ["GAN", "__version__", "losses", "penalties", "models", "data", "callbacks", "export", "metrics", "zoo"]

@@ -106,6 +106,27 @@ def build_parser():
     v.add_argument("--batch-size", type=_positive("--batch-size"), default=64)
     v.add_argument("--no-cache", action="store_true", help="recompute the reference statistics")
 
+    z = sub.add_parser("zoo", help="pretrained generators: list, info, download, sample, export")
+    zsub = z.add_subparsers(dest="zoo_command")
+    zsub.add_parser("list", help="the entries")
+    for cmd, text in (("info", "an entry's catalog record"), ("download", "fetch and verify")):
+        zp = zsub.add_parser(cmd, help=text)
+        zp.add_argument("name")
+    zs = zsub.add_parser("sample", help="a PNG grid from an entry")
+    zs.add_argument("name")
+    zs.add_argument("--n", type=_positive("--n"), default=64)
+    zs.add_argument("--seed", type=int, default=0)
+    zs.add_argument("--out", default="grid.png")
+    zs.add_argument("--scale", type=_positive("--scale"), default=1)
+    ze = zsub.add_parser("export", help="export an entry's generator")
+    ze.add_argument("name")
+    ze.add_argument("--format", default="onnx", choices=["onnx", "saved_model", "all"])
+    ze.add_argument("--out", default="exported")
+    zk = zsub.add_parser("pack", help="write a run's generator as zoo files (maintainers)")
+    zk.add_argument("run", help="a run folder")
+    zk.add_argument("--name", required=True, help="entry name, e.g. dcgan-mnist")
+    zk.add_argument("--out", default="zoo", help="the zoo folder (default: ./zoo)")
+
     sub.add_parser("metrics", help="list the registered metrics")
     sub.add_parser("families", help="list the registered GAN families")
     return parser
@@ -237,6 +258,40 @@ def _evaluate(args):
         print(f"kerasgan: wrote {args.out}")
 
 
+def _zoo(args):
+    import json
+
+    from kerasgan import zoo
+
+    if args.zoo_command in (None, "list"):
+        for name in zoo.list():
+            entry = zoo.info(name)
+            scores = ", ".join(f"{m['metric']} {m['value']:.4g}" for m in entry["metrics"])
+            print(f"{name}: {entry['family']} {'x'.join(map(str, entry['resolution']))} "
+                  f"on {entry['dataset']['name']}; {scores}")
+    elif args.zoo_command == "info":
+        print(json.dumps(zoo.info(args.name), indent=2, sort_keys=True))
+    elif args.zoo_command == "download":
+        print(zoo.download(args.name))
+    elif args.zoo_command == "sample":
+        from kerasgan.images import save_grid
+
+        gan = zoo.from_preset(args.name)
+        save_grid(gan.generate(args.n, seed=args.seed), args.out, scale=args.scale)
+        print(f"kerasgan: wrote {args.n} samples of {args.name} to {args.out}")
+    elif args.zoo_command == "export":
+        import kerasgan
+
+        gan = zoo.from_preset(args.name)
+        entry = zoo.info(args.name)
+        formats = kerasgan.export.exporters.FORMATS if args.format == "all" else (args.format,)
+        for report in kerasgan.export.export(gan, args.out, formats=formats, name=args.name,
+                                             dataset=entry["dataset"]["name"]):
+            print(f"kerasgan: wrote {report['path']}")
+    elif args.zoo_command == "pack":
+        print(json.dumps(zoo.pack(args.run, args.name, args.out), indent=2))
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -251,6 +306,8 @@ def main(argv=None):
     from kerasgan.data import DataError
     from kerasgan.export import ExportError
     from kerasgan.metrics import MetricInputError
+    from kerasgan.zoo.catalog import CatalogError
+    from kerasgan.zoo.download import ZooDownloadError
     from kerasgan.run import RunError
 
     try:
@@ -266,12 +323,15 @@ def main(argv=None):
             _export(args)
         elif args.command == "evaluate":
             _evaluate(args)
+        elif args.command == "zoo":
+            _zoo(args)
         elif args.command == "metrics":
             from kerasgan.metrics import metric_names
 
             print("\n".join(metric_names()))
         return 0
-    except (CLIError, DataError, RunError, ExportError, MetricInputError) as e:
+    except (CLIError, DataError, RunError, ExportError, MetricInputError, CatalogError,
+            ZooDownloadError) as e:
         print(f"kerasgan: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:

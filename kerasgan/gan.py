@@ -156,6 +156,14 @@ class GAN(keras.Model):
         self.d_optimizer = None
         self.built = True
 
+    @classmethod
+    def from_preset(cls, name, progress=True):
+        """The GAN of zoo entry ``name`` with its pretrained generator
+        (downloaded once, sha256-verified, cached); see :mod:`kerasgan.zoo`."""
+        from kerasgan.zoo.api import from_preset
+
+        return from_preset(name, cls=cls, progress=progress)
+
     # ------------------------------------------------------------------ config
     def get_config(self):
         config = {

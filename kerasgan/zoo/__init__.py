@@ -1,0 +1,28 @@
+"""The model zoo: named pretrained generators, downloaded once, sha256-verified, cached.
+
+::
+
+    gen = kerasgan.zoo.load("dcgan-mnist")                # a Keras generator
+    kerasgan.zoo.list(); kerasgan.zoo.info("dcgan-mnist")
+    gan = kerasgan.models.DCGAN.from_preset("dcgan-mnist")
+
+Files come from, in order: ``$KERASGAN_ZOO_URL`` (an ``https://``, ``http://``,
+``file://`` URL or a folder), the ``zoo/`` folder of a source checkout, and the
+entry's published URL; they are verified against the catalog's sha256 before
+anything loads them, and cached under ``$KERAS_HOME/kerasgan/zoo`` (or
+``~/.keras/kerasgan/zoo``). Only ``.weights.h5`` / ``.keras`` files, no pickle.
+See ``docs/zoo.md``.
+"""
+
+from kerasgan.zoo.api import (  # noqa: F401
+    catalog,
+    checkout_dir,
+    download,
+    from_preset,
+    info,
+    list,
+    load,
+    pack,
+)
+from kerasgan.zoo.catalog import CatalogError, load_catalog, validate_catalog  # noqa: F401
+from kerasgan.zoo.download import ZooDownloadError  # noqa: F401

@@ -1,0 +1,101 @@
+"""``kerasgan.zoo.list / info / load / download / from_preset``."""
+
+import copy
+import os
+
+from kerasgan.cache import file_sha256
+from kerasgan.zoo.catalog import CatalogError, check_name, load_catalog
+
+_CATALOG = None
+
+
+def _families():
+    from kerasgan import models
+
+    return set(models.names())
+
+
+def catalog():
+    """The validated catalog (read once)."""
+    global _CATALOG
+    if _CATALOG is None:
+        _CATALOG = load_catalog(families=_families())
+    return _CATALOG
+
+
+def checkout_dir():
+    """The ``zoo/`` folder of a source checkout, when kerasgan runs from one."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "zoo")
+    path = os.path.normpath(path)
+    return path if os.path.isdir(path) else None
+
+
+def list():  # noqa: A001 (the issue's public name)
+    """Names of the zoo entries."""
+    return sorted(catalog()["entries"])
+
+
+def info(name):
+    """The catalog entry ``name`` (a copy).
+
+    Raises:
+        CatalogError: an invalid or unknown name (the message lists the known ones).
+    """
+    check_name(name)
+    entries = catalog()["entries"]
+    if name not in entries:
+        raise CatalogError(f"no zoo entry {name!r}: choose one of {', '.join(sorted(entries))}")
+    return copy.deepcopy(entries[name])
+
+
+def download(name, role="generator", progress=True):
+    """Fetches (once) and verifies a file of entry ``name``; returns its local path."""
+    from kerasgan.zoo.download import fetch
+
+    entry = info(name)
+    spec = entry["files"][role]
+    return fetch(spec["path"], spec["sha256"], spec["size"], entry_url=entry["url"],
+                 checkout_dir=checkout_dir(), progress=progress)
+
+
+def from_preset(name, cls=None, progress=True):
+    """The GAN of entry ``name`` with its pretrained generator weights.
+
+    The discriminator is freshly initialised (the zoo ships generators); the
+    generator weights are loaded into ``generator`` (and the EMA copy).
+    """
+    from kerasgan import models
+
+    entry = info(name)
+    family_cls = models.get_class(entry["family"])
+    if cls is not None and not issubclass(family_cls, cls):
+        raise ValueError(f"zoo entry {name!r} is a {entry['family']} model, not a {cls.__name__}")
+    path = download(name, progress=progress)
+    gan = family_cls(**entry["config"])
+    gan.generator.load_weights(path)
+    if gan.ema_generator is not None:
+        gan.ema_generator.set_weights(gan.generator.get_weights())
+    return gan
+
+
+def load(name, progress=True):
+    """The pretrained generator of entry ``name``: a Keras model (``z`` -> images
+    in [-1, 1]), downloaded once, sha256-verified and cached."""
+    return from_preset(name, progress=progress).generator
+
+
+def pack(run_dir, name, out_dir="zoo"):
+    """Writes a run's final generator (the EMA one when kept) as
+    ``OUT_DIR/NAME/generator.weights.h5`` and returns its catalog ``files`` record
+    (path, sha256, size). The maintainer's step between training and the catalog."""
+    from kerasgan import run as runs
+    from kerasgan.images import atomic_write
+
+    check_name(name)
+    gan = runs.load_run(run_dir)
+    generator = getattr(gan, "sampling_generator", gan)
+    relpath = f"{name}/generator.weights.h5"
+    path = os.path.join(out_dir, relpath)
+    atomic_write(path, generator.save_weights, suffix=".weights.h5")
+    return {"generator": {"path": relpath, "sha256": file_sha256(path),
+                          "size": os.path.getsize(path)}}

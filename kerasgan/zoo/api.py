@@ -24,10 +24,16 @@ def catalog():
 
 
 def checkout_dir():
-    """The ``zoo/`` folder of a source checkout, when kerasgan runs from one."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), os.pardir, "zoo")
-    path = os.path.normpath(path)
-    return path if os.path.isdir(path) else None
+    """The ``zoo/`` folder of a source checkout: next to the package when kerasgan
+    runs from its checkout (editable install), else ``./zoo`` when the current
+    folder is a kerasgan checkout (a ``pip install .`` used from the checkout).
+    Files from it are sha256-verified like any other source."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(here, os.pardir, "zoo"), os.path.join(os.getcwd(), "zoo")):
+        candidate = os.path.normpath(candidate)
+        if os.path.isfile(os.path.join(candidate, "build_entry.py")):
+            return candidate
+    return None
 
 
 def list():  # noqa: A001 (the issue's public name)

@@ -15,7 +15,7 @@ from kerasgan.zoo.catalog import CatalogError, validate_catalog
 
 from conftest import REPO
 
-REQUIRED_ENTRIES = ("dcgan-mnist",)  # wgangp-mnist: next, see docs/zoo.md
+REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist")
 
 
 @pytest.fixture(autouse=True)
@@ -101,8 +101,8 @@ def test_zoo_cli(tmp_path, capsys):
     assert cli.main(["zoo", "list"]) == 0
     listing = capsys.readouterr().out
     assert "dcgan-mnist: dcgan 28x28x1 on MNIST" in listing and "fd10k_mnist" in listing
-    assert cli.main(["zoo", "info", "dcgan-mnist"]) == 0
-    assert json.loads(capsys.readouterr().out)["family"] == "dcgan"
+    assert cli.main(["zoo", "info", "wgangp-mnist"]) == 0
+    assert json.loads(capsys.readouterr().out)["family"] == "wgan_gp"
     grid = tmp_path / "grid.png"
     assert cli.main(["zoo", "sample", "dcgan-mnist", "--n", "16", "--out", str(grid)]) == 0
     assert grid.exists()

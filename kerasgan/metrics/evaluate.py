@@ -16,13 +16,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from kerasgan.cache import cache_dir
+from kerasgan.images import atomic_write
 from kerasgan.metrics import stats
 from kerasgan.metrics.features import PREPROCESS_VERSION, check_images, get_network
 from kerasgan.metrics.stats import FeatureStats, MetricInputError
@@ -168,14 +168,7 @@ def reference_stats(images, network, num_real, keep_features, data_name="data", 
                   "num_items": np.array(result.num_items)}
         if keep_features:
             arrays["features"] = result.features()
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            np.savez(tmp, **arrays)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        atomic_write(path, lambda tmp: np.savez(tmp, **arrays), suffix=".npz")
     return result, False
 
 

@@ -42,7 +42,6 @@ Example:
 """
 
 import argparse
-import hashlib
 import importlib.util
 import os
 import sys
@@ -204,20 +203,12 @@ def build_fid_inception(name="fid_inception"):
 
 
 def weights_digest(model):
-    """sha256 over the model's weights, in ``model.weights`` order.
+    """sha256 over the model's weights, in ``model.weights`` order: each weight's
+    ``repr(tuple(shape))`` then its float32 little-endian bytes. The same digest
+    the exporters record (:func:`kerasgan.export.weights_sha256`)."""
+    from kerasgan.export import weights_sha256
 
-    For each weight: ``repr(tuple(shape))`` encoded as UTF-8, then its values as float32
-    little-endian bytes (C order).
-
-    Returns:
-        The hex digest.
-    """
-    h = hashlib.sha256()
-    for w in model.weights:
-        value = np.ascontiguousarray(np.asarray(w.numpy(), dtype="<f4"))
-        h.update(repr(tuple(int(d) for d in value.shape)).encode())
-        h.update(value.tobytes())
-    return h.hexdigest()
+    return weights_sha256(model)
 
 
 # --------------------------------------------------------------------------- conversion

@@ -14,8 +14,9 @@ the images ``gan.generate(n, seed=s)`` returns in Keras (one
 ``numpy.random.default_rng(seed)``; inputs drawn in the order the metadata lists
 them, one call per input for the whole batch; caller-given labels draw nothing).
 
-This file deliberately repeats small pieces of kerasgan (``check_labels``, the
-grid and the atomic write) instead of importing them: kerasgan needs TensorFlow.
+This file deliberately repeats small pieces of kerasgan (``check_labels``,
+``check_code``, the grid and the atomic write) instead of importing them:
+kerasgan needs TensorFlow.
 ``tests/test_deploy_kit.py`` checks that both give the same images and grids.
 """
 
@@ -89,6 +90,32 @@ def check_labels(labels, n, num_classes, shape=()):
     if arr.shape[0] != n:
         raise ValueError(f"got {arr.shape[0]} labels for {n} images: give one label or {n}")
     return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
+
+
+def _check_code(value, n, spec):
+    """A caller-given value for input ``spec``, broadcast to ``(n, *shape)``
+    (kerasgan.sampling.check_code)."""
+    shape = tuple(spec["shape"])
+    name = spec["name"]
+    if spec["sampler"] in ("labels", "categorical"):
+        try:
+            return check_labels(value, n, spec["num_classes"], shape)
+        except ValueError as e:
+            raise ValueError(f"input {name!r}: {e}") from None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"input {name!r} must be numbers, got {arr.dtype} values")
+    arr = arr.astype("float32")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"input {name!r} has NaN or Inf values")
+    if arr.shape == shape or arr.ndim == 0:
+        return np.broadcast_to(arr, (n, *shape)).astype("float32").copy()
+    if arr.shape == (n, *shape):
+        return arr
+    raise ValueError(
+        f"input {name!r} must have shape {shape} (one for all images) or {(n, *shape)}, "
+        f"got {arr.shape}"
+    )
 
 
 def to_uint8(images):
@@ -230,26 +257,38 @@ class OnnxGenerator:
         return self.num_classes is not None
 
     # ------------------------------------------------------------- generating
-    def sample_inputs(self, n, seed=None, labels=None):
-        """The model's inputs for ``n`` images: kerasgan's seed rule (module docstring)."""
+    def sample_inputs(self, n, seed=None, labels=None, codes=None):
+        """The model's inputs for ``n`` images: kerasgan's seed rule (module docstring).
+
+        ``codes`` fixes other inputs by name (InfoGAN's ``c_cat``, ``c_cont``):
+        one value for all images, or ``n``; like labels, they draw nothing.
+        """
         n = int(n)
         rng = np.random.default_rng(seed)
+        codes = dict(codes or {})
         if labels is not None and not self.conditional:
             raise ValueError(f"{self.family} is unconditional: it takes no labels")
+        names = [spec["name"] for spec in self.inputs]
+        unknown = sorted(set(codes) - set(names))
+        if unknown:
+            raise ValueError(f"unknown input(s) {unknown}: the inputs are {names}")
         feed = {}
         for spec in self.inputs:
             shape = (n, *spec["shape"])
-            if spec["sampler"] == "normal":
-                feed[spec["name"]] = rng.standard_normal(shape).astype(spec["dtype"])
-            elif spec["sampler"] == "labels":
-                if labels is None:
-                    feed[spec["name"]] = rng.integers(0, spec["num_classes"], shape).astype("int32")
-                else:
-                    feed[spec["name"]] = check_labels(labels, n, spec["num_classes"],
-                                                      tuple(spec["shape"]))
+            sampler, name = spec["sampler"], spec["name"]
+            if name in codes:
+                feed[name] = _check_code(codes[name], n, spec)
+            elif sampler == "normal":
+                feed[name] = rng.standard_normal(shape).astype(spec["dtype"])
+            elif sampler == "labels" and labels is not None:
+                feed[name] = check_labels(labels, n, spec["num_classes"], tuple(spec["shape"]))
+            elif sampler in ("labels", "categorical"):
+                feed[name] = rng.integers(0, spec["num_classes"], shape).astype("int32")
+            elif sampler == "uniform":
+                feed[name] = rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"])
             else:
                 raise ModelError(
-                    f"{self.path}: input {spec['name']!r} has sampler {spec['sampler']!r}, "
+                    f"{self.path}: input {name!r} has sampler {sampler!r}, "
                     "which this kit does not know: update the kit"
                 )
         return feed
@@ -258,7 +297,7 @@ class OnnxGenerator:
         """Runs the graph on a dict of named inputs; returns the images."""
         return self.session.run([self.output_name], feed)[0]
 
-    def generate(self, n, seed=None, labels=None, batch_size=64):
+    def generate(self, n, seed=None, labels=None, batch_size=64, codes=None):
         """``n`` images, float32 NHWC in [-1, 1].
 
         Args:
@@ -271,7 +310,7 @@ class OnnxGenerator:
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
-        feed = self.sample_inputs(n, seed=seed, labels=labels)
+        feed = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         out = [self.run({k: v[s : s + batch_size] for k, v in feed.items()})
                for s in range(0, n, batch_size)]
         return np.concatenate(out, axis=0)

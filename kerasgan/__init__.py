@@ -13,7 +13,7 @@ Example:
 
 __version__ = "0.1.0"
 
-from kerasgan import losses, penalties  # noqa: E402,F401
+from kerasgan import losses, penalties, layers  # noqa: E402,F401
 from kerasgan.gan import GAN  # noqa: E402,F401
 from kerasgan import models  # noqa: E402,F401
 from kerasgan import data  # noqa: E402,F401

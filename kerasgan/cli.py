@@ -74,6 +74,9 @@ def build_parser():
     t.add_argument("--width", type=_positive("--width"), help="network width (channels)")
     t.add_argument("--ema-decay", type=float, help="keep an EMA generator (e.g. 0.999)")
     t.add_argument("--d-steps", type=_positive("--d-steps"), help="discriminator steps per generator step")
+    t.add_argument("--no-labels", action="store_true",
+                   help="train a family that can be either (sngan) unconditionally even when "
+                        "the data has labels")
     t.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -83,6 +86,8 @@ def build_parser():
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--out", default="grid.png")
     s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
+    s.add_argument("--label", type=int,
+                   help="class of every sample (conditional families; default: one row per class)")
 
     e = sub.add_parser("export", help="export a run's generator to ONNX and/or SavedModel")
     e.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
@@ -118,6 +123,7 @@ def build_parser():
     zs.add_argument("--seed", type=int, default=0)
     zs.add_argument("--out", default="grid.png")
     zs.add_argument("--scale", type=_positive("--scale"), default=1)
+    zs.add_argument("--label", type=int, help="class of every sample (conditional entries)")
     ze = zsub.add_parser("export", help="export an entry's generator")
     ze.add_argument("name")
     ze.add_argument("--format", default="onnx", choices=["onnx", "saved_model", "all"])
@@ -152,6 +158,7 @@ def _train(args):
             f"{args.data} has {source.image_shape[-1]}-channel images: pass --channels 1 or 3"
         )
     model = {"image_shape": list(source.image_shape), "seed": args.seed}
+    model.update(_class_config(cls, source, args))
     for key in ("latent_dim", "width", "ema_decay", "d_steps"):
         value = getattr(args, key)
         if value is not None:
@@ -178,18 +185,53 @@ def _train(args):
           "generator.keras)")
 
 
+def _class_config(cls, source, args):
+    """``num_classes`` for a family that takes class labels, from the data."""
+    import inspect
+
+    if "num_classes" not in inspect.signature(cls.__init__).parameters:
+        return {}
+    required = inspect.signature(cls.__init__).parameters["num_classes"].default is not None
+    if args.no_labels and required:
+        raise CLIError(f"{cls.family} is class-conditional: it cannot train with --no-labels")
+    if args.no_labels:
+        return {}
+    if source.labels is None:
+        if required:
+            raise CLIError(
+                f"{cls.family} is class-conditional but {args.data} has no labels: use a "
+                "source with labels (an IDX folder with its labels file, class subfolders, "
+                "a .npz with 'labels', a TFDS dataset)")
+        return {}
+    return {"num_classes": int(source.num_classes)}
+
+
 def _sample(args):
     from kerasgan import run as runs
-    from kerasgan.images import save_grid
 
     if not os.path.exists(args.run):
         raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
     gan = runs.load_run(args.run)
     if not hasattr(gan, "generate"):
         raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
-    images = gan.generate(args.n, seed=args.seed)
-    save_grid(images, args.out, scale=args.scale)
-    print(f"kerasgan: wrote {args.n} samples to {args.out}")
+    count = _write_samples(gan, args, args.run)
+    print(f"kerasgan: wrote {count} samples to {args.out}")
+
+
+def _write_samples(gan, args, what):
+    """The PNG grid of ``kerasgan sample`` / ``zoo sample``; returns the count."""
+    from kerasgan.images import save_grid
+
+    if args.label is not None:
+        if not gan.num_classes:
+            raise CLIError(f"{what} is an unconditional {gan.family}: it takes no --label")
+        if not 0 <= args.label < gan.num_classes:
+            raise CLIError(f"--label must be a class in [0, {gan.num_classes}), got {args.label}")
+        images, nrow = gan.generate(args.n, seed=args.seed, labels=args.label), None
+    else:
+        images, nrow = gan.sample_grid(args.n, seed=args.seed)
+    save_grid(images, args.out, nrow=nrow, scale=args.scale)
+    return len(images)
 
 
 def _export(args):
@@ -274,11 +316,8 @@ def _zoo(args):
     elif args.zoo_command == "download":
         print(zoo.download(args.name))
     elif args.zoo_command == "sample":
-        from kerasgan.images import save_grid
-
-        gan = zoo.from_preset(args.name)
-        save_grid(gan.generate(args.n, seed=args.seed), args.out, scale=args.scale)
-        print(f"kerasgan: wrote {args.n} samples of {args.name} to {args.out}")
+        count = _write_samples(zoo.from_preset(args.name), args, args.name)
+        print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
     elif args.zoo_command == "export":
         import kerasgan
 

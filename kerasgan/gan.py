@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from kerasgan import losses as losses_lib
 from kerasgan import penalties
-from kerasgan.sampling import draw_inputs, infer_input_specs
+from kerasgan.sampling import draw_inputs, draw_tensors, infer_input_specs
 
 
 _INFERENCE_FNS = weakref.WeakKeyDictionary()
@@ -277,45 +277,123 @@ class GAN(keras.Model):
         return [self.g_loss_tracker, self.d_loss_tracker, *self.extra_trackers.values()]
 
     def penalty_names(self):
-        """Names of the per-example penalties ``discriminator_penalty`` logs."""
+        """Names of the per-example terms the step logs besides the losses
+        (penalties, auxiliary losses), each with a ``Mean`` tracker."""
         return ["r1"] if self.r1_gamma > 0 else []
 
     # ------------------------------------------------------------------- hooks
     def call(self, inputs, training=False):
-        """Latents ``(batch, latent_dim)`` give images; images give D's logits.
+        """Generator inputs give images; images (with labels, for a conditional
+        discriminator) give D's output.
 
         Keras may call the model with a data batch to build it, so both work.
         """
-        if isinstance(inputs, (tuple, list)):
+        labels = None
+        if isinstance(inputs, dict):
+            labels = inputs.get("labels")
+            inputs = inputs["images"] if "images" in inputs else inputs["image"]
+        elif isinstance(inputs, (tuple, list)):
+            if len(inputs[0].shape) == 2 and len(inputs) == len(self.generator.inputs):
+                return self.generator(list(inputs), training=training)
+            labels = inputs[1] if len(inputs) > 1 else None
             inputs = inputs[0]
-        if len(inputs.shape) == 2 and inputs.shape[-1] == self.latent_dim:
+        if (len(inputs.shape) == 2 and inputs.shape[-1] == self.latent_dim
+                and len(self.generator.inputs) == 1):
             return self.generator(inputs, training=training)
-        return self.discriminator(inputs, training=training)
+        return self.discriminate(inputs, labels, training=training)
+
+    # Conditional families override these small hooks; the step below is shared.
+    def discriminate(self, images, labels=None, training=False):
+        """The discriminator's output on ``images`` (of class ``labels`` for a
+        discriminator that takes labels): a tensor of logits, or a list whose
+        first element is the adversarial logits (auxiliary heads follow)."""
+        if len(self.discriminator.inputs) > 1:
+            if labels is None:
+                raise ValueError(
+                    f"{self.family}: the discriminator is conditional and needs class labels"
+                )
+            return self.discriminator([images, labels], training=training)
+        return self.discriminator(images, training=training)
+
+    @staticmethod
+    def adversarial_logits(output):
+        """The real/fake logits in a discriminator output."""
+        return output[0] if isinstance(output, (list, tuple)) else output
+
+    def fake_labels(self, generator_inputs):
+        """Class labels of generated images, taken from the generator inputs
+        (the ``"labels"`` input of a conditional family; None otherwise)."""
+        if not self.num_classes:
+            return None
+        for spec, value in zip(self.generator_inputs(), self._as_list(generator_inputs)):
+            if spec["sampler"] == "labels":
+                return value
+        return None
+
+    def discriminator_aux_loss(self, real_out, fake_out, real_labels, generator_inputs):
+        """Extra per-example discriminator loss (an auxiliary classifier's, say)
+        and a dict of per-example terms to log; default none."""
+        del real_out, fake_out, real_labels, generator_inputs
+        return None, {}
+
+    def generator_aux_loss(self, fake_out, generator_inputs):
+        """Extra per-example generator loss and terms to log; default none."""
+        del fake_out, generator_inputs
+        return None, {}
+
+    def critic(self, labels=None):
+        """``images -> adversarial logits`` (conditioned on ``labels``), the
+        callable input-gradient penalties differentiate."""
+        return lambda images, training=True: self.adversarial_logits(
+            self.discriminate(images, labels, training=training))
+
+    @staticmethod
+    def _as_list(value):
+        return list(value) if isinstance(value, (list, tuple)) else [value]
 
     def sample_latents(self, batch_size):
-        """Draws generator inputs for ``batch_size`` examples (a tensor or a
-        list of tensors matching the generator's inputs). Uses the model's seed
-        generator; called once per sampling with the *global* batch size."""
-        return keras.random.normal((batch_size, self.latent_dim), seed=self.seed_generator)
+        """Draws generator inputs for ``batch_size`` examples (a tensor, or a
+        list of tensors in the generator's input order) from the distributions
+        of :meth:`generator_inputs`, with the model's seed generator; called
+        once per sampling with the *global* batch size."""
+        inputs = draw_tensors(self.generator_inputs(), batch_size, self.seed_generator)
+        return inputs[0] if len(inputs) == 1 else inputs
 
-    def discriminator_penalty(self, real, fake, noise):
+    def discriminator_penalty(self, real, fake, noise, labels=None):
         """Per-example penalty added to the discriminator loss (default: R1 when
         ``r1_gamma > 0``). ``noise`` is this replica's slice of a
-        ``(global_batch,)`` uniform draw, for penalties that interpolate."""
+        ``(global_batch,)`` uniform draw, for penalties that interpolate;
+        ``labels`` are the real images' labels for a conditional family."""
         del fake, noise
         if self.r1_gamma > 0:
-            r1 = penalties.r1_penalty(self.discriminator, real)
+            r1 = penalties.r1_penalty(self.critic(labels), real)
             return 0.5 * self.r1_gamma * r1, {"r1": r1}
         return None, {}
 
     # -------------------------------------------------------------- the step
-    @staticmethod
-    def _unpack_images(data):
+    def _unpack(self, data):
+        """``(images, labels)`` of a data batch; labels are None for an
+        unconditional family (and ignored when the data has them)."""
+        labels = None
         if isinstance(data, dict):
-            return data["images"] if "images" in data else data["image"]
-        while isinstance(data, (tuple, list)):
-            data = data[0]
-        return data
+            images = data["images"] if "images" in data else data["image"]
+            labels = data.get("labels", data.get("label"))
+        elif isinstance(data, (tuple, list)):
+            images = data[0]
+            labels = data[1] if len(data) > 1 else None
+            while isinstance(images, (tuple, list)):
+                images = images[0]
+        else:
+            images = data
+        if not self.num_classes:
+            return images, None
+        if labels is None:
+            raise ValueError(
+                f"{self.family} is class-conditional: the dataset must yield (images, labels) "
+                "batches (kerasgan.data.load(..., labels=True)) from a source with labels"
+            )
+        labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
+        return images, labels
 
     @staticmethod
     def _batch_layout(local_batch):
@@ -342,11 +420,24 @@ class GAN(keras.Model):
     def _sample_local_latents(self, offset, local_batch, global_batch):
         return self._local_slice(self.sample_latents(global_batch), offset, local_batch)
 
+    def _power_iterate(self, model):
+        """One power iteration of every spectral-norm layer in ``model`` (none
+        for most families): exactly one update per network update, identical on
+        every replica, never in inference."""
+        from kerasgan.layers import power_iterate
+
+        power_iterate(model)
+
     def train_step(self, data):
-        real = tf.convert_to_tensor(self._unpack_images(data))
+        real, real_labels = self._unpack(data)
+        real = tf.convert_to_tensor(real)
         local_batch = tf.shape(real)[0]
         offset, global_batch = self._batch_layout(local_batch)
         scale = tf.cast(global_batch, tf.float32)
+
+        def total(*terms):
+            terms = [t for t in terms if t is not None]
+            return tf.add_n(terms) if len(terms) > 1 else terms[0]
 
         for _ in range(self.d_steps):
             z = self._sample_local_latents(offset, local_batch, global_batch)
@@ -354,23 +445,27 @@ class GAN(keras.Model):
                 keras.random.uniform((global_batch,), seed=self.seed_generator), offset, local_batch
             )
             fake = self.generator(z, training=True)
+            self._power_iterate(self.discriminator)
             with tf.GradientTape() as tape:
-                real_logits = self.discriminator(real, training=True)
-                fake_logits = self.discriminator(fake, training=True)
-                d_per_example = self.d_loss_fn(real_logits, fake_logits)
-                penalty, penalty_logs = self.discriminator_penalty(real, fake, eps)
-                total = d_per_example if penalty is None else d_per_example + penalty
-                d_loss = tf.reduce_sum(total) / scale
+                real_out = self.discriminate(real, real_labels, training=True)
+                fake_out = self.discriminate(fake, self.fake_labels(z), training=True)
+                d_per_example = self.d_loss_fn(self.adversarial_logits(real_out),
+                                               self.adversarial_logits(fake_out))
+                d_aux, d_aux_logs = self.discriminator_aux_loss(real_out, fake_out, real_labels, z)
+                penalty, penalty_logs = self.discriminator_penalty(real, fake, eps, real_labels)
+                d_loss = tf.reduce_sum(total(d_per_example, d_aux, penalty)) / scale
             d_vars = self.discriminator.trainable_variables
             grads = tape.gradient(d_loss, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
 
         z = self._sample_local_latents(offset, local_batch, global_batch)
+        self._power_iterate(self.generator)
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
-            fake_logits = self.discriminator(fake, training=True)
-            g_per_example = self.g_loss_fn(fake_logits)
-            g_loss = tf.reduce_sum(g_per_example) / scale
+            fake_out = self.discriminate(fake, self.fake_labels(z), training=True)
+            g_per_example = self.g_loss_fn(self.adversarial_logits(fake_out))
+            g_aux, g_aux_logs = self.generator_aux_loss(fake_out, z)
+            g_loss = tf.reduce_sum(total(g_per_example, g_aux)) / scale
         g_vars = self.generator.trainable_variables
         grads = tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
@@ -379,7 +474,7 @@ class GAN(keras.Model):
         # Metric variables sum across replicas: these are global means.
         self.d_loss_tracker.update_state(d_per_example)
         self.g_loss_tracker.update_state(g_per_example)
-        for name, value in penalty_logs.items():
+        for name, value in {**penalty_logs, **d_aux_logs, **g_aux_logs}.items():
             self.extra_trackers[name].update_state(value)
         return {m.name: m.result() for m in self.metrics}
 
@@ -411,19 +506,22 @@ class GAN(keras.Model):
         what export names and what ``generate`` and the deployment kit draw."""
         return infer_input_specs(self.generator, num_classes=self.num_classes)
 
-    def sample_inputs(self, n, seed=None, labels=None):
+    def sample_inputs(self, n, seed=None, labels=None, codes=None):
         """Generator inputs for ``n`` images under the seed rule of
         :mod:`kerasgan.sampling` (the deployment kit draws the same ones)."""
-        return draw_inputs(self.generator_inputs(), n, seed=seed, labels=labels)
+        return draw_inputs(self.generator_inputs(), n, seed=seed, labels=labels, codes=codes)
 
-    def generate(self, n, seed=None, batch_size=256, labels=None):
+    def generate(self, n, seed=None, batch_size=256, labels=None, codes=None):
         """Generates ``n`` images.
 
         Args:
             n: number of images.
             seed: integer seed for the generator inputs (None: fresh randomness).
             batch_size: images per forward pass.
-            labels: class labels for a conditional family (one int or ``n``).
+            labels: class labels for a conditional family (one int or ``n``);
+                drawn uniformly when None.
+            codes: dict fixing other generator inputs by name (InfoGAN's
+                ``c_cat``, ``c_cont``): one value for all images or ``n``.
 
         Returns:
             ``numpy`` float32 array ``(n, H, W, C)`` in [-1, 1] (NHWC), from the
@@ -432,9 +530,36 @@ class GAN(keras.Model):
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
-        inputs = self.sample_inputs(n, seed=seed, labels=labels)
+        inputs = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         return self._predict(self.sampling_generator, inputs if len(inputs) > 1 else inputs[0],
                              batch_size)
+
+    def sample_grid(self, n, seed=None):
+        """Images for a sample grid and its row length: for a conditional
+        family one row per class (``n // num_classes`` images each, the same
+        latents in every row), else ``n`` images in a square grid.
+
+        Returns:
+            ``(images, nrow)``; ``nrow`` is None for the default square grid.
+        """
+        if not self.num_classes:
+            return self.generate(n, seed=seed), None
+        per_row = max(1, int(n) // self.num_classes)
+        return self._class_rows("labels", self.num_classes, per_row, seed), per_row
+
+    def _class_rows(self, name, num_classes, per_row, seed):
+        """``num_classes`` rows of ``per_row`` images; row ``c`` has input
+        ``name`` (labels or a categorical code) set to ``c`` and every row uses the
+        same other inputs."""
+        base = self.sample_inputs(per_row, seed=seed)
+        specs = self.generator_inputs()
+        rows = []
+        for spec, value in zip(specs, base):
+            if spec["name"] == name:
+                rows.append(np.repeat(np.arange(num_classes, dtype="int32"), per_row))
+            else:
+                rows.append(np.tile(value, (num_classes,) + (1,) * (value.ndim - 1)))
+        return self._predict(self.sampling_generator, rows if len(rows) > 1 else rows[0], 256)
 
     @staticmethod
     def _predict(model, inputs, batch_size):

@@ -185,6 +185,7 @@ def train(run_config, run_dir, source, strategy_name="auto", verbose="auto"):
         dataset = source.dataset(
             batch_size, shuffle=True, seed=run_config["seed"],
             flip=run_config["data"].get("flip", False), repeat=True, start_epoch=initial_epoch,
+            labels=bool(run_config["model"].get("num_classes")),
         )
         csv_path = os.path.join(run_dir, "history.csv")
         callbacks = [

@@ -7,20 +7,32 @@ JSON in an exported model's metadata)::
     {"name": "labels", "shape": [], "dtype": "int32", "sampler": "labels",
      "num_classes": 10}
 
-``sampler`` says how the input is drawn: ``"normal"`` (standard normal) or
-``"labels"`` (class indices in ``[0, num_classes)``, or given by the caller).
+    {"name": "c_cat", "shape": [], "dtype": "int32", "sampler": "categorical",
+     "num_classes": 10}
+    {"name": "c_cont", "shape": [2], "dtype": "float32", "sampler": "uniform",
+     "low": -1.0, "high": 1.0}
+
+``sampler`` says how the input is drawn:
+
+- ``"normal"``: standard normal;
+- ``"labels"``: class labels in ``[0, num_classes)``, drawn uniformly or given by
+  the caller (``labels=``);
+- ``"categorical"``: an unsupervised categorical code in ``[0, num_classes)``
+  (InfoGAN), drawn uniformly or given by the caller (``codes=``);
+- ``"uniform"``: uniform in ``[low, high)`` (InfoGAN's continuous codes).
 
 The seed rule, shared by :meth:`kerasgan.GAN.generate` and the TensorFlow-free
 deployment kit in ``export/``: one ``numpy.random.default_rng(seed)``; the
 inputs are drawn in spec order, each as one call for the whole batch
-(``standard_normal((n, *shape))``, ``integers(0, num_classes, (n, *shape))``);
-inputs given by the caller (labels) consume no draws. So a seed gives the same
-images in Keras, in a SavedModel and in ONNX Runtime on any machine.
+(``standard_normal((n, *shape))``, ``integers(0, num_classes, (n, *shape))``,
+``uniform(low, high, (n, *shape))``); inputs given by the caller (labels,
+codes) consume no draws. So a seed gives the same images in Keras, in a
+SavedModel and in ONNX Runtime on any machine.
 """
 
 import numpy as np
 
-SAMPLERS = ("normal", "labels")
+SAMPLERS = ("normal", "labels", "categorical", "uniform")
 
 
 def infer_input_specs(model, num_classes=None):
@@ -80,7 +92,38 @@ def check_labels(labels, n, num_classes, shape=()):
     return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
 
 
-def draw_inputs(specs, n, seed=None, labels=None):
+def check_code(value, n, spec):
+    """Validates a caller-given value for input ``spec`` and broadcasts it to
+    ``(n, *shape)``: one value (scalar, or one ``shape``-sized vector) for all
+    images, or ``n`` of them.
+
+    Raises:
+        ValueError: wrong dtype, range or count.
+    """
+    shape = tuple(spec["shape"])
+    name = spec["name"]
+    if spec["sampler"] in ("labels", "categorical"):
+        try:
+            return check_labels(value, n, spec["num_classes"], shape)
+        except ValueError as e:
+            raise ValueError(f"input {name!r}: {e}") from None
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"input {name!r} must be numbers, got {arr.dtype} values")
+    arr = arr.astype("float32")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"input {name!r} has NaN or Inf values")
+    if arr.shape == shape or arr.ndim == 0:
+        return np.broadcast_to(arr, (n, *shape)).astype("float32").copy()
+    if arr.shape == (n, *shape):
+        return arr
+    raise ValueError(
+        f"input {name!r} must have shape {shape} (one for all images) or {(n, *shape)}, "
+        f"got {arr.shape}"
+    )
+
+
+def draw_inputs(specs, n, seed=None, labels=None, codes=None):
     """Generator inputs for ``n`` images under the seed rule (module docstring).
 
     Args:
@@ -89,25 +132,59 @@ def draw_inputs(specs, n, seed=None, labels=None):
         seed: integer seed (None: fresh randomness).
         labels: class labels for a ``"labels"`` input: one int for all images, or
             ``n`` ints; drawn uniformly when None.
+        codes: optional dict ``{input name: value}`` fixing other inputs (e.g.
+            InfoGAN's ``c_cat`` / ``c_cont``): one value for all images or ``n``.
 
     Returns:
         A list of numpy arrays in spec order.
     """
     n = int(n)
     rng = np.random.default_rng(seed)
+    codes = dict(codes or {})
     has_labels = any(s["sampler"] == "labels" for s in specs)
     if labels is not None and not has_labels:
         raise ValueError("this generator is unconditional: it takes no labels")
+    names = [s["name"] for s in specs]
+    unknown = sorted(set(codes) - set(names))
+    if unknown:
+        raise ValueError(f"unknown generator input(s) {unknown}: the inputs are {names}")
     out = []
     for spec in specs:
         shape = (n, *spec["shape"])
-        if spec["sampler"] == "normal":
+        sampler = spec["sampler"]
+        if spec["name"] in codes:
+            out.append(check_code(codes[spec["name"]], n, spec))
+        elif sampler == "normal":
             out.append(rng.standard_normal(shape).astype(spec["dtype"]))
-        elif spec["sampler"] == "labels":
-            if labels is None:
-                out.append(rng.integers(0, spec["num_classes"], shape).astype("int32"))
-            else:
-                out.append(check_labels(labels, n, spec["num_classes"], tuple(spec["shape"])))
+        elif sampler == "labels" and labels is not None:
+            out.append(check_labels(labels, n, spec["num_classes"], tuple(spec["shape"])))
+        elif sampler in ("labels", "categorical"):
+            out.append(rng.integers(0, spec["num_classes"], shape).astype("int32"))
+        elif sampler == "uniform":
+            out.append(rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"]))
         else:
-            raise ValueError(f"unknown sampler {spec['sampler']!r} in input {spec['name']!r}")
+            raise ValueError(f"unknown sampler {sampler!r} in input {spec['name']!r}")
+    return out
+
+
+def draw_tensors(specs, batch_size, seed_generator):
+    """The training-time counterpart of :func:`draw_inputs`: the same
+    distributions drawn with ``keras.random`` from a ``SeedGenerator`` (inside a
+    ``tf.function``), for ``batch_size`` examples, in spec order."""
+    import keras
+
+    out = []
+    for spec in specs:
+        shape = (batch_size, *spec["shape"])
+        sampler = spec["sampler"]
+        if sampler == "normal":
+            out.append(keras.random.normal(shape, seed=seed_generator))
+        elif sampler in ("labels", "categorical"):
+            out.append(keras.random.randint(shape, 0, spec["num_classes"], dtype="int32",
+                                            seed=seed_generator))
+        elif sampler == "uniform":
+            out.append(keras.random.uniform(shape, spec["low"], spec["high"],
+                                            seed=seed_generator))
+        else:
+            raise ValueError(f"unknown sampler {sampler!r} in input {spec['name']!r}")
     return out

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import kerasgan
 from kerasgan import cli
 
 TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "512", "--quiet"]
@@ -98,7 +99,9 @@ def test_console_script_help():
     proc = subprocess.run([sys.executable, "-m", "kerasgan.cli", "families"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0
-    assert proc.stdout.split() == ["dcgan", "wgan_gp"]
+    assert proc.stdout.split() == kerasgan.models.names()
+    assert {"dcgan", "wgan_gp", "cgan", "acgan", "sngan", "lsgan", "infogan"} <= set(
+        proc.stdout.split())
 
 
 def _write_png(path, size=(28, 28), mode="L"):

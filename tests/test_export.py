@@ -72,7 +72,7 @@ def test_every_family_exports_with_parity_and_metadata(name, tmp_path):
     # metadata, in both formats
     meta = export.read_metadata(onnx_path)
     assert meta["family"] == name and meta["dataset"] == "mnist-10k"
-    assert meta["latent_dim"] == gan.latent_dim and meta["num_classes"] is None
+    assert meta["latent_dim"] == gan.latent_dim and meta["num_classes"] == gan.num_classes
     assert meta["image_shape"] == list(gan.image_shape) and meta["value_range"] == [-1.0, 1.0]
     assert meta["layout"] == "NHWC" and meta["ema"] is True
     assert meta["inputs"] == gan.generator_inputs()
@@ -87,23 +87,35 @@ def test_every_family_exports_with_parity_and_metadata(name, tmp_path):
     # the ONNX graph: named inputs, a dynamic batch axis, passes the full checker
     proto = onnx.load(onnx_path)
     onnx.checker.check_model(proto, full_check=True)
-    assert [i.name for i in proto.graph.input] == ["z"]
+    names = [spec["name"] for spec in gan.generator_inputs()]
+    assert [i.name for i in proto.graph.input] == names
     assert [o.name for o in proto.graph.output] == ["images"]
-    for value in (proto.graph.input[0], proto.graph.output[0]):
+    for value in (*proto.graph.input, proto.graph.output[0]):
         assert value.type.tensor_type.shape.dim[0].dim_param == "batch"
 
     # independent check: the same seed gives the Keras EMA generator's images
     expected = gan.generate(5, seed=11)
-    assert not np.allclose(expected, gan.generator.predict_on_batch(gan.latents(5, 11)), atol=1e-3)
+    feed = dict(zip(names, gan.sample_inputs(5, seed=11)))
+    raw = gan.generator.predict_on_batch(list(feed.values()) if len(names) > 1 else feed["z"])
+    assert not np.allclose(expected, raw, atol=1e-3)
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    got = session.run(["images"], {"z": gan.latents(5, 11)})[0]
+    got = session.run(["images"], feed)[0]
     np.testing.assert_allclose(got, expected, atol=1e-4)
     loaded = tf.saved_model.load(str(sm_path))
-    got_sm = loaded.signatures["serving_default"](z=tf.constant(gan.latents(5, 11)))["images"]
-    np.testing.assert_allclose(got_sm.numpy(), expected, atol=1e-4)
+    got_sm = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in feed.items()})
+    np.testing.assert_allclose(got_sm["images"].numpy(), expected, atol=1e-4)
     kit = OnnxGenerator(onnx_path)
     np.testing.assert_allclose(kit.generate(5, seed=11), expected, atol=1e-4)
     assert got.shape == (5, *gan.image_shape) and np.abs(got).max() <= 1.0
+    # caller-fixed labels and codes mean the same in the kit as in Keras
+    fixed = {}
+    if gan.num_classes:
+        fixed["labels"] = [0, 1, 2, 1, 0]
+    if "c_cat" in names:
+        fixed["codes"] = {"c_cat": 2, "c_cont": [0.5, -0.5]}
+    if fixed:
+        np.testing.assert_allclose(kit.generate(5, seed=3, **fixed),
+                                   gan.generate(5, seed=3, **fixed), atol=1e-4)
 
 
 def test_export_writes_both_formats_with_one_call(tmp_path):

@@ -10,6 +10,7 @@ from kerasgan.images import save_grid
 class SampleGrid(keras.callbacks.Callback):
     """Writes ``DIRECTORY/epoch_NNNN.png`` from the same latents every epoch, so
     the grids show how one set of samples evolves (EMA generator when enabled).
+    A conditional family's grid has one row per class (see ``GAN.sample_grid``).
 
     Args:
         directory: folder for the PNG files (created if missing).
@@ -34,6 +35,6 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
             return
-        images = self.model.generate(self.n, seed=self.seed)
+        images, nrow = self.model.sample_grid(self.n, seed=self.seed)
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
-        self.last_path = save_grid(images, path, scale=self.scale)
+        self.last_path = save_grid(images, path, nrow=nrow, scale=self.scale)

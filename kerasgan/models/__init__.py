@@ -52,5 +52,12 @@ def get(name, **kwargs):
 
 from kerasgan.models.dcgan import DCGAN  # noqa: E402
 from kerasgan.models.wgan_gp import WGANGP  # noqa: E402
+from kerasgan.models.lsgan import LSGAN  # noqa: E402
+from kerasgan.models.cgan import CGAN  # noqa: E402
+from kerasgan.models.acgan import ACGAN  # noqa: E402
+from kerasgan.models.infogan import InfoGAN  # noqa: E402
+from kerasgan.models.sngan import SNGAN  # noqa: E402
 
-__all__ = ["DCGAN", "WGANGP", "register", "names", "get", "get_class"]
+__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN",
+           "register", "names", "get",
+           "get_class"]

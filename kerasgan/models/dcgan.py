@@ -78,13 +78,21 @@ def build_generator(image_shape, latent_dim=100, width=64, normalization="batch"
         A ``keras.Model`` with input ``z`` ``(latent_dim,)`` and output ``images``
         ``(H, W, C)`` in [-1, 1] (tanh).
     """
+    z = keras.Input((latent_dim,), name="z")
+    images = generator_trunk(z, image_shape, width, normalization)
+    return keras.Model(z, images, name=name)
+
+
+def generator_trunk(x, image_shape, width=64, normalization="batch"):
+    """The DCGAN generator from a flat input tensor ``x`` (the latent, or the
+    latent joined with a condition) to the ``images`` tensor (tanh, float32).
+    Conditional families build their generators around it."""
     image_shape = validate_image_shape(image_shape)
     (h0, w0), steps = upsampling_plan(image_shape)
     channels = image_shape[-1]
     use_bn = normalization == "batch"
-    z = keras.Input((latent_dim,), name="z")
     c0 = width * 2 ** (steps - 1)
-    x = layers.Dense(h0 * w0 * c0, use_bias=not use_bn, kernel_initializer=_init(), name="project")(z)
+    x = layers.Dense(h0 * w0 * c0, use_bias=not use_bn, kernel_initializer=_init(), name="project")(x)
     if use_bn:
         x = _batch_norm("project_bn")(x)
     x = layers.ReLU(name="project_relu")(x)
@@ -101,8 +109,7 @@ def build_generator(image_shape, latent_dim=100, width=64, normalization="batch"
     x = layers.Conv2DTranspose(
         channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_image"
     )(x)
-    images = layers.Activation("tanh", dtype="float32", name="images")(x)
-    return keras.Model(z, images, name=name)
+    return layers.Activation("tanh", dtype="float32", name="images")(x)
 
 
 def build_discriminator(image_shape, width=64, normalization="batch", name="discriminator"):
@@ -119,12 +126,20 @@ def build_discriminator(image_shape, width=64, normalization="batch", name="disc
     Returns:
         A ``keras.Model`` from ``images`` to ``logits`` of shape ``(1,)``.
     """
+    images = keras.Input(validate_image_shape(image_shape), name="images")
+    features = discriminator_trunk(images, image_shape, width, normalization)
+    logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logits")(features)
+    return keras.Model(images, logits, name=name)
+
+
+def discriminator_trunk(x, image_shape, width=64, normalization="batch"):
+    """The DCGAN discriminator from an image tensor ``x`` (possibly with extra
+    condition channels) to its flattened features, before the logit layer.
+    Conditional families put their heads on it."""
     image_shape = validate_image_shape(image_shape)
     _, steps = upsampling_plan(image_shape)
     if normalization not in ("batch", "layer", "none"):
         raise ValueError(f"normalization must be 'batch', 'layer' or 'none', got {normalization!r}")
-    images = keras.Input(image_shape, name="images")
-    x = images
     for i in range(steps):
         filters = width * 2**i
         first = i == 0
@@ -137,9 +152,7 @@ def build_discriminator(image_shape, width=64, normalization="batch", name="disc
             x = (_batch_norm(f"down{i}_bn") if normalization == "batch"
                  else layers.LayerNormalization(axis=(1, 2, 3), epsilon=1e-5, name=f"down{i}_ln"))(x)
         x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
-    x = layers.Flatten(name="flatten")(x)
-    logits = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="logits")(x)
-    return keras.Model(images, logits, name=name)
+    return layers.Flatten(name="flatten")(x)
 
 
 @register("dcgan")

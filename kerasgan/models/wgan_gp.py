@@ -59,9 +59,9 @@ class WGANGP(DCGAN):
             keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
         )
 
-    def discriminator_penalty(self, real, fake, noise):
-        gp = penalties.gradient_penalty(self.discriminator, real, fake, noise)
-        penalty, logs = super().discriminator_penalty(real, fake, noise)
+    def discriminator_penalty(self, real, fake, noise, labels=None):
+        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise)
+        penalty, logs = super().discriminator_penalty(real, fake, noise, labels)
         total = self.gp_weight * gp if penalty is None else self.gp_weight * gp + penalty
         return total, {"gp": gp, **logs}
 

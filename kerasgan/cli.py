@@ -13,6 +13,7 @@ Bad input prints one line, ``kerasgan: error: ...``, and exits with status 2.
 """
 
 import argparse
+import inspect
 import os
 import sys
 
@@ -72,6 +73,10 @@ def build_parser():
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
     t.add_argument("--latent-dim", type=_positive("--latent-dim"), help="size of z")
     t.add_argument("--width", type=_positive("--width"), help="network width (channels)")
+    t.add_argument("--g-width", type=_positive("--g-width"),
+                   help="generator width, for families with separate widths (sngan)")
+    t.add_argument("--d-width", type=_positive("--d-width"),
+                   help="discriminator width, for families with separate widths (sngan)")
     t.add_argument("--ema-decay", type=float, help="keep an EMA generator (e.g. 0.999)")
     t.add_argument("--d-steps", type=_positive("--d-steps"), help="discriminator steps per generator step")
     t.add_argument("--no-labels", action="store_true",
@@ -159,10 +164,18 @@ def _train(args):
         )
     model = {"image_shape": list(source.image_shape), "seed": args.seed}
     model.update(_class_config(cls, source, args))
-    for key in ("latent_dim", "width", "ema_decay", "d_steps"):
+
+    accepted = inspect.signature(cls.__init__).parameters
+    for key in ("latent_dim", "width", "g_width", "d_width", "ema_decay", "d_steps"):
         value = getattr(args, key)
-        if value is not None:
-            model[key] = value
+        if value is None:
+            continue
+        if key not in accepted and key not in ("ema_decay", "d_steps"):
+            options = [f"--{k.replace('_', '-')}" for k in ("width", "g_width", "d_width")
+                       if k in accepted]
+            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}"
+                           + (f": use {' / '.join(options)}" if options else ""))
+        model[key] = value
     try:
         cls(**model)  # validates the configuration against the data before training
     except ValueError as e:
@@ -187,7 +200,6 @@ def _train(args):
 
 def _class_config(cls, source, args):
     """``num_classes`` for a family that takes class labels, from the data."""
-    import inspect
 
     if "num_classes" not in inspect.signature(cls.__init__).parameters:
         return {}

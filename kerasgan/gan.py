@@ -551,7 +551,10 @@ class GAN(keras.Model):
         """``num_classes`` rows of ``per_row`` images; row ``c`` has input
         ``name`` (labels or a categorical code) set to ``c`` and every row uses the
         same other inputs."""
-        base = self.sample_inputs(per_row, seed=seed)
+        # the named input given (as 0) draws nothing: row c is exactly
+        # generate(per_row, seed, labels=c) (or codes={name: c})
+        fixed = {"labels": 0} if name == "labels" else {"codes": {name: 0}}
+        base = self.sample_inputs(per_row, seed=seed, **fixed)
         specs = self.generator_inputs()
         rows = []
         for spec, value in zip(specs, base):

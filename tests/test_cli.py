@@ -226,3 +226,54 @@ def test_export_a_run(tmp_path, capsys):
     assert run_cli("export", out, "--format", "saved_model", "--opset", "13", "--out",
                    exported) == 2
     assert "--opset applies to" in capsys.readouterr().err
+
+
+def _labelled_npz(path, n=64):
+    """A tiny labelled dataset: class c is a bright square at a class-specific place."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 40, (n, 8, 8, 1)).astype(np.uint8)
+    y = np.arange(n) % 3
+    for i, c in enumerate(y):
+        x[i, 2 * c : 2 * c + 3, 2 * c : 2 * c + 3] = 255
+    np.savez(path, x=x, y=y)
+    return path
+
+
+def test_train_a_conditional_family_and_sample_a_label(tmp_path, capsys):
+    data = _labelled_npz(tmp_path / "three.npz")
+    out = tmp_path / "cgan"
+    tiny = ["--width", "4", "--latent-dim", "8", "--batch-size", "16", "--quiet"]
+    assert run_cli("train", "cgan", "--data", data, "--epochs", "1", "--out", out, *tiny) == 0
+    config = json.loads((out / "run.json").read_text())
+    assert config["model"]["num_classes"] == 3
+    gan = keras.saving.load_model(out / "gan.keras")
+    assert gan.num_classes == 3
+    # the default grid has one row per class
+    png = tmp_path / "rows.png"
+    assert run_cli("sample", out, "--n", "6", "--out", png) == 0
+    assert Image.open(png).size == (2 * 10 + 2, 3 * 10 + 2)  # 3 rows of 2, 8px + 2px padding
+    png7 = tmp_path / "label.png"
+    assert run_cli("sample", out, "--n", "4", "--label", "2", "--seed", "1", "--out", png7) == 0
+    from kerasgan.images import make_grid
+    expected = make_grid(gan.generate(4, seed=1, labels=2))
+    np.testing.assert_array_equal(np.asarray(Image.open(png7)).reshape(expected.shape), expected)
+    capsys.readouterr()
+    dcgan = tmp_path / "dcgan"
+    assert run_cli("train", "dcgan", "--data", data, "--epochs", "1", "--out", dcgan, *tiny) == 0
+    unlabelled = tmp_path / "nolabels.npz"
+    np.savez(unlabelled, x=np.load(data)["x"])
+    for args, expected_err in [
+        (["sample", out, "--label", "3"], "--label must be a class in [0, 3)"),
+        (["sample", out, "--label", "-1"], "--label must be a class in [0, 3)"),
+        (["sample", dcgan, "--label", "1"], "unconditional dcgan: it takes no --label"),
+        (["train", "acgan", "--data", unlabelled, "--out", tmp_path / "y", *tiny],
+         "acgan is class-conditional but"),
+        (["train", "cgan", "--data", data, "--no-labels", "--out", tmp_path / "y", *tiny],
+         "cannot train with --no-labels"),
+        (["train", "sngan", "--data", data, "--width", "4", "--out", tmp_path / "y"],
+         "--width does not apply to sngan: use --g-width / --d-width"),
+    ]:
+        assert run_cli(*args) == 2, args
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and expected_err in err[0], (args, err)
+    assert not (tmp_path / "y").exists()

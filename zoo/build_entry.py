@@ -20,6 +20,15 @@ CATALOG = os.path.join(REPO, "kerasgan", "zoo", "catalog.json")
 DATASETS = {
     "../shared/data/mnist": ("MNIST", "CC BY-SA 3.0 (LeCun, Cortes, Burges)"),
     "mnist-10k": ("MNIST test split (bundled)", "CC BY-SA 3.0 (LeCun, Cortes, Burges)"),
+    "runs/data/cifar10": ("CIFAR-10 (JPEG copy of ../shared/data/cifar10)",
+                          "CIFAR-10 (Krizhevsky, 2009)"),
+}
+#: steps that must run before a recipe's `kerasgan train` for a data source.
+PREPARE = {
+    "runs/data/cifar10": [
+        "mkdir -p runs/data && tar -xzf ../shared/data/cifar10/cifar10-jpg.tar.gz -C runs/data",
+        "mkdir -p runs/data/cifar10 && mv runs/data/train runs/data/test runs/data/cifar10/",
+    ],
 }
 
 
@@ -55,7 +64,8 @@ def main():
     files = kerasgan.zoo.pack(args.run, args.name, os.path.join(REPO, "zoo"))
     gan = runs.load_run(args.run)
     grid_rel = f"zoo/{args.name}/samples.png"
-    save_grid(gan.generate(64, seed=0), os.path.join(REPO, grid_rel), scale=2)
+    images, nrow = gan.sample_grid(64, seed=0)  # one row per class when conditional
+    save_grid(images, os.path.join(REPO, grid_rel), nrow=nrow, scale=2)
     results = json.load(open(args.metrics))["results"]
     metrics = [{"metric": name, "value": round(float(r["value"]), 6), "network": r["network"],
                 "num_gen": int(r["num_gen"]), "num_real": int(r.get("num_real") or 0),
@@ -65,9 +75,10 @@ def main():
     dataset_name, licence = DATASETS.get(source, (source, "see the dataset"))
     source_data = open_source_size(source, record["data"]["split"])
     steps = record["epochs"] * (source_data // record["batch_size"])
+    train_command = " ".join(a for a in record["command"].split() if a != "--quiet")
     recipe = "\n".join([
-        f"kerasgan train {record['family']} --data {source} --epochs {record['epochs']} "
-        f"--batch-size {record['batch_size']} --seed {record['seed']} --out runs/{args.name}",
+        *PREPARE.get(source, []),
+        train_command,
         f"kerasgan evaluate runs/{args.name} --metrics {','.join(sorted(results))} "
         f"--out runs/{args.name}/metrics.json",
         f"python zoo/build_entry.py runs/{args.name} --name {args.name} "
@@ -113,13 +124,17 @@ def write_card(entry, path):
         f"| `{m['metric']}` | {m['value']:.4g} | {m['network']} | {m['num_gen']:,} | "
         f"{m['num_real']:,} | {m['reference']} |" for m in entry["metrics"])
     t = entry["training"]
+    classes = entry["config"].get("num_classes") or entry["config"].get("num_categories")
+    grid_text = ("64 samples, seed 0" if not classes else
+                 f"seed 0, one row per {'class' if entry['config'].get('num_classes') else 'value of c_cat'}"
+                 f" ({64 // classes} samples each, the same latents in every row)")
     card = f"""# {entry['name']}
 
 {entry['description']}
 
-![64 samples, seed 0](samples.png)
+![{grid_text}](samples.png)
 
-*64 samples, seed 0: `kerasgan zoo sample {entry['name']} --n 64 --seed 0 --out grid.png`.*
+*{grid_text}: `kerasgan zoo sample {entry['name']} --n 64 --seed 0 --out grid.png`.*
 
 ```python
 gen = kerasgan.zoo.load("{entry['name']}")
@@ -143,9 +158,10 @@ gan = kerasgan.models.get_class("{entry['family']}").from_preset("{entry['name']
 |---|---:|---|---:|---:|---|
 {rows}
 
-`fd*` is the Fréchet distance in the features of kerasgan's MNIST classifier (fast
-on CPU); `fid*` is FID with the standard 2015-12-05 Inception network. See
-`docs/metrics.md` for the protocols.
+`fd*_D` is the Fréchet distance in the features of kerasgan's classifier for
+dataset D (fast on CPU); `acc*_D` the share of generated images that classifier
+assigns to the requested class (labels cycle over the classes); `fid*` is FID with
+the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protocols.
 
 ## Reproduce
 

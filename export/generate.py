@@ -36,14 +36,18 @@ def _int(name, low, high=None):
     return parse
 
 
+def _label(text):
+    return "random" if text == "random" else _int("--label", 0)(text)
+
+
 def build_parser():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("model", help="an .onnx file written by `kerasgan export`")
     p.add_argument("--n", type=_int("--n", 1), default=64, help="number of images (64)")
     p.add_argument("--seed", type=_int("--seed", 0), default=None,
                    help="integer seed: the same images as kerasgan's generate(n, seed)")
-    p.add_argument("--label", type=_int("--label", 0), default=None,
-                   help="class of every image (conditional models)")
+    p.add_argument("--label", type=_label, default=None,
+                   help="class of every image, or 'random' (conditional models: required)")
     p.add_argument("--nrow", type=_int("--nrow", 1), default=None, help="images per grid row")
     p.add_argument("--scale", type=_int("--scale", 1, 16), default=1,
                    help="integer upscaling of the grid (nearest)")
@@ -68,6 +72,9 @@ def main(argv=None):
             return 0
         if args.label is not None and gen.num_classes is None:
             raise ValueError(f"{gen.family} is unconditional: drop --label")
+        if args.label is None and gen.num_classes is not None:
+            raise ValueError(f"{gen.family} is class-conditional: pass --label C "
+                             f"(C in [0, {gen.num_classes})) or --label random")
         images = gen.generate(args.n, seed=args.seed, labels=args.label)
         if args.npy:
             import io

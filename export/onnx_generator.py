@@ -303,13 +303,25 @@ class OnnxGenerator:
         Args:
             n: number of images (>= 1).
             seed: integer seed (None: fresh randomness).
-            labels: for a conditional model, one class for all images or ``n``
-                classes (drawn at random when None).
+            labels: required by a conditional model: one class for all images,
+                ``n`` classes, or ``"random"`` (drawn uniformly from the seed).
             batch_size: images per ONNX Runtime call.
+            codes: dict fixing other inputs by name (InfoGAN's codes).
         """
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        if isinstance(labels, str):
+            if labels != "random":
+                raise ValueError(f"labels must be class ids or 'random', got {labels!r}")
+            if not self.conditional:
+                raise ValueError(f"{self.family} is unconditional: it takes no labels")
+            labels = None
+        elif self.conditional and labels is None:
+            raise ValueError(
+                f"{self.family} is class-conditional: pass labels= (one class in "
+                f"[0, {self.num_classes}) for all images, or one per image), or "
+                "labels='random' to draw them uniformly from the seed")
         feed = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         out = [self.run({k: v[s : s + batch_size] for k, v in feed.items()})
                for s in range(0, n, batch_size)]

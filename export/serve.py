@@ -11,8 +11,8 @@ Endpoints:
 
 - ``GET /generate``: a PNG grid. Parameters: ``n`` (1..--max-n, default 16),
   ``seed`` (integer >= 0; random when absent, echoed in the ``X-Seed`` header),
-  ``label`` (conditional models: class in [0, num_classes)), ``nrow`` (images per
-  row), ``scale`` (1..8, nearest upscaling). Anything else, or a bad value, is a
+  ``label`` (required by conditional models: a class in [0, num_classes) or
+  ``random``), ``nrow`` (images per row), ``scale`` (1..8, nearest upscaling). Anything else, or a bad value, is a
   ``400`` with a JSON ``{"error": ...}`` naming the problem.
 - ``GET /metadata``: the model's metadata (JSON).
 - ``GET /health``: ``{"status": "ok"}``.
@@ -79,7 +79,11 @@ def parse_generate(query_string, gen, max_n):
     if "label" in query:
         if gen.num_classes is None:
             raise BadRequest(f"this {gen.family} model is unconditional: it takes no label")
-        label = _int_param(query, "label", 0, gen.num_classes - 1, None)
+        label = ("random" if query["label"] == ["random"]
+                 else _int_param(query, "label", 0, gen.num_classes - 1, None))
+    elif gen.num_classes is not None:
+        raise BadRequest(f"this {gen.family} model is class-conditional: pass label=C with C "
+                         f"in [0, {gen.num_classes - 1}], or label=random")
     nrow = _int_param(query, "nrow", 1, n, None)
     scale = _int_param(query, "scale", 1, MAX_SCALE, 1)
     return {"n": n, "seed": seed, "label": label, "nrow": nrow, "scale": scale}

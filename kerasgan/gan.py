@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from kerasgan import losses as losses_lib
 from kerasgan import penalties
-from kerasgan.sampling import draw_inputs, draw_tensors, infer_input_specs
+from kerasgan.sampling import draw_inputs, draw_tensors, infer_input_specs, resolve_labels
 
 
 _INFERENCE_FNS = weakref.WeakKeyDictionary()
@@ -518,8 +518,9 @@ class GAN(keras.Model):
             n: number of images.
             seed: integer seed for the generator inputs (None: fresh randomness).
             batch_size: images per forward pass.
-            labels: class labels for a conditional family (one int or ``n``);
-                drawn uniformly when None.
+            labels: class labels, required by a conditional family: one int
+                for all images, ``n`` ints, or ``"random"`` (drawn uniformly
+                from the seed).
             codes: dict fixing other generator inputs by name (InfoGAN's
                 ``c_cat``, ``c_cont``): one value for all images or ``n``.
 
@@ -530,6 +531,7 @@ class GAN(keras.Model):
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        labels = resolve_labels(labels, self.num_classes, self.family)
         inputs = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         return self._predict(self.sampling_generator, inputs if len(inputs) > 1 else inputs[0],
                              batch_size)

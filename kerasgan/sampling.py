@@ -92,6 +92,31 @@ def check_labels(labels, n, num_classes, shape=()):
     return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
 
 
+def resolve_labels(labels, num_classes, family="this model"):
+    """The ``labels`` argument of a public ``generate``: a class-conditional
+    model needs labels (one for all images, ``n`` of them, or ``"random"`` to
+    draw them uniformly from the seed). Returns what :func:`draw_inputs` takes
+    (None for random).
+
+    Raises:
+        ValueError: labels missing for a conditional model, or a string other
+            than ``"random"``.
+    """
+    if isinstance(labels, str):
+        if labels != "random":
+            raise ValueError(f"labels must be class ids or 'random', got {labels!r}")
+        if not num_classes:
+            raise ValueError(f"{family} is unconditional: it takes no labels")
+        return None
+    if num_classes and labels is None:
+        raise ValueError(
+            f"{family} is class-conditional: pass labels= (one class in "
+            f"[0, {num_classes}) for all images, or one per image), or labels='random' "
+            "to draw them uniformly from the seed"
+        )
+    return labels
+
+
 def check_code(value, n, spec):
     """Validates a caller-given value for input ``spec`` and broadcasts it to
     ``(n, *shape)``: one value (scalar, or one ``shape``-sized vector) for all

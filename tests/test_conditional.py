@@ -58,11 +58,30 @@ def test_bad_labels_are_refused_clearly(labels, match):
         gan.generate(4, labels=labels)
 
 
+@pytest.mark.parametrize("name", CONDITIONAL)
+def test_a_missing_label_is_a_clear_error_and_random_is_explicit(name):
+    gan = tiny(name)
+    with pytest.raises(ValueError, match="class-conditional: pass labels="):
+        gan.generate(2, seed=0)
+    with pytest.raises(ValueError, match="labels must be class ids or 'random'"):
+        gan.generate(2, seed=0, labels="seven")
+    # "random" draws the labels from the seed, after z (the seed rule)
+    rng = np.random.default_rng(4)
+    z = rng.standard_normal((6, gan.latent_dim)).astype("float32")
+    labels = rng.integers(0, 3, 6)
+    np.testing.assert_allclose(gan.generate(6, seed=4, labels="random"),
+                               gan.generate(6, seed=4, labels=labels), atol=1e-6)
+    np.testing.assert_allclose(gan.generate(6, seed=4, labels=labels),
+                               np.asarray(gan.generator([z, labels.astype("int32")])), atol=1e-6)
+
+
 def test_labels_for_an_unconditional_family_are_refused():
     with pytest.raises(ValueError, match="unconditional"):
         tiny("dcgan").generate(2, labels=1)
     with pytest.raises(ValueError, match="unconditional"):
         tiny("sngan", num_classes=None).generate(2, labels=1)
+    with pytest.raises(ValueError, match="unconditional"):
+        tiny("dcgan").generate(2, labels="random")
 
 
 @pytest.mark.parametrize("name", CONDITIONAL)
@@ -250,7 +269,7 @@ def test_spectral_norm_updates_once_per_discriminator_step_and_never_in_inferenc
     gan.compile()
     before = _vectors(gan.discriminator)
     # inference and training-mode forward passes leave u, v alone
-    gan.generate(4, seed=0)
+    gan.generate(4, seed=0, labels="random")
     labels = np.zeros(4, "int32")
     gan.discriminate(images_8x8[:4], labels, training=True)
     gan.discriminate(images_8x8[:4], labels, training=False)

@@ -116,7 +116,7 @@ def test_the_kit_is_importable(exported):
         "import sys; sys.path.insert(0, sys.argv[1]);"
         "from onnx_generator import OnnxGenerator;"
         "g = OnnxGenerator(sys.argv[2]);"
-        "x = g.generate(3, seed=1);"
+        "x = g.generate(3, seed=1, labels=\"random\");"
         "print(g.family, g.image_shape, g.num_classes, x.shape, x.dtype)"
     )
     result = kit_python("-c", code, KIT, exported["cgan"])
@@ -125,8 +125,8 @@ def test_the_kit_is_importable(exported):
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "truncated", "not_onnx", "foreign",
-                                  "folder", "label_unconditional", "label_range", "n_zero",
-                                  "bad_out"])
+                                  "folder", "label_unconditional", "label_range",
+                                  "label_missing", "n_zero", "bad_out"])
 def test_generate_bad_input(case, exported, tmp_path):
     model, extra = exported["dcgan"], []
     if case == "missing":
@@ -156,6 +156,8 @@ def test_generate_bad_input(case, exported, tmp_path):
         extra, message = ["--label", "3"], "unconditional: drop --label"
     elif case == "label_range":
         model, extra, message = exported["cgan"], ["--label", "10"], r"labels must be in \[0, 10\)"
+    elif case == "label_missing":
+        model, message = exported["cgan"], "class-conditional: pass --label C .* or --label random"
     elif case == "n_zero":
         extra, message = ["--n", "0"], "--n must be at least 1"
     elif case == "bad_out":
@@ -223,6 +225,11 @@ def test_server_good_requests(servers, exported):
     assert status == 200
     expected = exported["cgan_images"](6, 5, 7)
     assert_same_grid(body, expected, nrow=6)
+    # label=random: a class per image, drawn from the seed after z
+    status, headers, body = servers["cgan"].get("/generate?n=6&seed=5&label=random&nrow=6")
+    assert status == 200 and headers["X-Seed"] == "5"
+    assert not np.array_equal(png_array(body), png_array(
+        servers["cgan"].get("/generate?n=6&seed=5&label=7&nrow=6")[2]))
 
 
 @pytest.mark.parametrize("server,query,message", [
@@ -242,6 +249,7 @@ def test_server_good_requests(servers, exported):
     ("cgan", "label=10", r"label must be in \[0, 9\]"),
     ("cgan", "label=-1", r"label must be in \[0, 9\]"),
     ("cgan", "label=seven", "label must be an integer"),
+    ("cgan", "n=4", r"class-conditional: pass label=C with C in \[0, 9\], or label=random"),
 ])
 def test_server_bad_requests_are_400(servers, server, query, message):
     status, headers, body = servers[server].get("/generate?" + query)

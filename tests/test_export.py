@@ -94,7 +94,8 @@ def test_every_family_exports_with_parity_and_metadata(name, tmp_path):
         assert value.type.tensor_type.shape.dim[0].dim_param == "batch"
 
     # independent check: the same seed gives the Keras EMA generator's images
-    expected = gan.generate(5, seed=11)
+    random = "random" if gan.num_classes else None
+    expected = gan.generate(5, seed=11, labels=random)
     feed = dict(zip(names, gan.sample_inputs(5, seed=11)))
     raw = gan.generator.predict_on_batch(list(feed.values()) if len(names) > 1 else feed["z"])
     assert not np.allclose(expected, raw, atol=1e-3)
@@ -105,7 +106,7 @@ def test_every_family_exports_with_parity_and_metadata(name, tmp_path):
     got_sm = loaded.signatures["serving_default"](**{k: tf.constant(v) for k, v in feed.items()})
     np.testing.assert_allclose(got_sm["images"].numpy(), expected, atol=1e-4)
     kit = OnnxGenerator(onnx_path)
-    np.testing.assert_allclose(kit.generate(5, seed=11), expected, atol=1e-4)
+    np.testing.assert_allclose(kit.generate(5, seed=11, labels=random), expected, atol=1e-4)
     assert got.shape == (5, *gan.image_shape) and np.abs(got).max() <= 1.0
     # caller-fixed labels and codes mean the same in the kit as in Keras
     fixed = {}

@@ -15,7 +15,8 @@ from kerasgan.zoo.catalog import CatalogError, validate_catalog
 
 from conftest import REPO
 
-REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist")
+REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist", "cgan-mnist", "acgan-mnist", "lsgan-mnist",
+                    "infogan-mnist", "sngan-cifar10")
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +73,7 @@ def test_unknown_entry_lists_the_known_ones():
         zoo.info("nope")
 
 
-@pytest.mark.parametrize("name", REQUIRED_ENTRIES)
+@pytest.mark.parametrize("name", sorted(zoo.list()))
 def test_load_and_from_preset_from_the_checkout(name, tmp_path):
     entry = zoo.info(name)
     generator = zoo.load(name, progress=False)
@@ -80,16 +81,26 @@ def test_load_and_from_preset_from_the_checkout(name, tmp_path):
     cached = os.path.join(str(tmp_path / "cache"), "zoo", entry["files"]["generator"]["path"])
     assert file_sha256(cached) == entry["files"]["generator"]["sha256"]
     gan = kerasgan.models.get_class(entry["family"]).from_preset(name, progress=False)
-    images = gan.generate(8, seed=0)
+    labels = "random" if gan.num_classes else None
+    images = gan.generate(8, seed=0, labels=labels)
     assert images.shape == (8, *entry["resolution"]) and np.abs(images).max() <= 1
-    np.testing.assert_allclose(generator.predict_on_batch(gan.latents(8, 0)), images, atol=1e-5)
+    inputs = gan.sample_inputs(8, seed=0)
+    np.testing.assert_allclose(
+        generator.predict_on_batch(inputs if len(inputs) > 1 else inputs[0]), images, atol=1e-5)
+    fresh = kerasgan.models.get_class(entry["family"])(**entry["config"])
+    if tuple(entry["resolution"]) != (28, 28, 1):
+        assert not np.allclose(fresh.generate(8, seed=0, labels=labels), images, atol=0.05)
+        return
+
     # trained, not initial, weights: close to MNIST in the classifier's feature space
     def fd(model):
         return kerasgan.metrics.evaluate(model, ["fd2k_mnist"], data="mnist-10k")["fd2k_mnist"]["value"]
 
-    fresh = kerasgan.models.get_class(entry["family"])(**entry["config"])
     trained, initial = fd(gan), fd(fresh)
     assert trained < 20 and initial > 5 * trained, (trained, initial)
+    if gan.num_classes:  # and they draw the digit asked for
+        acc = kerasgan.metrics.evaluate(gan, ["acc1k_mnist"])["acc1k_mnist"]["value"]
+        assert acc >= 0.95, acc
 
 
 def test_from_preset_of_another_family_is_refused():

@@ -69,7 +69,7 @@ def main():
     results = json.load(open(args.metrics))["results"]
     metrics = [{"metric": name, "value": round(float(r["value"]), 6), "network": r["network"],
                 "num_gen": int(r["num_gen"]), "num_real": int(r.get("num_real") or 0),
-                "reference": f"{r.get('data', '-')}:{r.get('split', '-')}"}
+                "reference": f"{r['data']}:{r['split']}" if r.get("data") else "—"}
                for name, r in sorted(results.items())]
     source = record["data"]["source"]
     dataset_name, licence = DATASETS.get(source, (source, "see the dataset"))
@@ -122,7 +122,8 @@ def open_source_size(source, split):
 def write_card(entry, path):
     rows = "\n".join(
         f"| `{m['metric']}` | {m['value']:.4g} | {m['network']} | {m['num_gen']:,} | "
-        f"{m['num_real']:,} | {m['reference']} |" for m in entry["metrics"])
+        f"{format(m['num_real'], ',') if m['num_real'] else '—'} | {m['reference']} |"
+        for m in entry["metrics"])
     t = entry["training"]
     classes = entry["config"].get("num_classes") or entry["config"].get("num_categories")
     grid_text = ("64 samples, seed 0" if not classes else

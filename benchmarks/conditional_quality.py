@@ -34,6 +34,19 @@ def class_accuracy(gan, network, per_class, seed=0):
     return float(np.mean(accuracies)), accuracies
 
 
+def code_purity(gan, network, per_class, seed=0):
+    """For each value of InfoGAN's categorical code: the digit the classifier
+    most often sees and the share of samples that are that digit. Returns
+    ``(mean purity, [(digit, share), ...])``."""
+    rows = []
+    for c in range(gan.num_categories):
+        images = gan.generate(per_class, seed=[seed, c], codes={"c_cat": c})
+        predicted = network(images)["logits"].argmax(1)
+        counts = np.bincount(predicted, minlength=10)
+        rows.append((int(counts.argmax()), float(counts.max() / per_class)))
+    return float(np.mean([share for _, share in rows])), rows
+
+
 def infogan_sweep(gan, path, values=np.linspace(-2, 2, 9), rows_per_code=5, seed=0):
     """Rows of ``len(values)`` images: each row one z and c_cat, one continuous
     code swept over ``values`` (the others 0); ``rows_per_code`` rows per code."""
@@ -74,6 +87,14 @@ def main():
             save_grid(images, os.path.join(args.figures, f"{name}.png"), nrow=nrow, scale=2)
             if gan.family == "infogan":
                 infogan_sweep(gan, os.path.join(args.figures, f"{name}-continuous.png"))
+        if gan.family == "infogan" and tuple(gan.image_shape) == (28, 28, 1):
+            start = time.perf_counter()
+            purity, rows = code_purity(gan, get_network("mnist"), args.per_class)
+            digits = len({d for d, _ in rows})
+            cells = " ".join(f"{d}:{share:.2f}" for d, share in rows)
+            print(f"| {name} | infogan (c_cat -> majority digit: share) | "
+                  f"{record['data']['source']} | purity {purity:.2%}, {digits} distinct digits | "
+                  f"{cells} | {time.perf_counter() - start:.1f} s |")
         if not gan.num_classes:
             continue
         domain = "mnist" if tuple(gan.image_shape) == (28, 28, 1) else "cifar10"

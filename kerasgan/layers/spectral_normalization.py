@@ -127,19 +127,14 @@ class SpectralNormalizationMixin:
         # Non-trainable, read-only in the forward pass, written by
         # power_iteration(); "only_first_replica" makes that write legal in a
         # MirroredStrategy replica context and identical on every replica.
-        self.u = self.add_weight(
-            name="sn_u",
-            shape=(rows,),
-            initializer=self._sn_initial_u,
-            dtype=dtype,
-            trainable=False,
-            autocast=False,
-            aggregation="only_first_replica",
-        )
-        self.v = self.add_weight(
-            name="sn_v",
-            shape=(cols,),
-            initializer=self._sn_initial_v,
+        self.u = self._sn_vector("sn_u", rows, self._sn_initial_u, dtype)
+        self.v = self._sn_vector("sn_v", cols, self._sn_initial_v, dtype)
+
+    def _sn_vector(self, name, size, initializer, dtype):
+        return self.add_weight(
+            name=name,
+            shape=(size,),
+            initializer=initializer,
             dtype=dtype,
             trainable=False,
             autocast=False,

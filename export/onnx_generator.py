@@ -15,9 +15,9 @@ the images ``gan.generate(n, seed=s)`` returns in Keras (one
 them, one call per input for the whole batch; caller-given labels draw nothing).
 
 This file deliberately repeats small pieces of kerasgan (``check_labels``,
-``check_code``, the grid and the atomic write) instead of importing them:
-kerasgan needs TensorFlow.
-``tests/test_deploy_kit.py`` checks that both give the same images and grids.
+``check_code``, the labels rule of ``resolve_labels``, the grid and the atomic
+write) instead of importing them: kerasgan needs TensorFlow. The tests check
+that both give the same images, grids and errors.
 """
 
 import io

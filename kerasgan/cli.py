@@ -200,10 +200,10 @@ def _train(args):
 
 def _class_config(cls, source, args):
     """``num_classes`` for a family that takes class labels, from the data."""
-
-    if "num_classes" not in inspect.signature(cls.__init__).parameters:
+    parameter = inspect.signature(cls.__init__).parameters.get("num_classes")
+    if parameter is None:
         return {}
-    required = inspect.signature(cls.__init__).parameters["num_classes"].default is not None
+    required = parameter.default is not None
     if args.no_labels and required:
         raise CLIError(f"{cls.family} is class-conditional: it cannot train with --no-labels")
     if args.no_labels:

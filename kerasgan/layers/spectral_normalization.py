@@ -78,10 +78,17 @@ class SpectralNormalizationMixin:
         self.power_iterations = power_iterations
         self.eps = float(eps)
 
-    # -- to implement ------------------------------------------------------
+    # -- per layer -----------------------------------------------------------
     def _sn_variable(self):
-        """The raw (trainable) weight variable."""
-        raise NotImplementedError
+        """The raw (trainable) weight variable: the kernel (Embedding overrides)."""
+        return self._kernel
+
+    def build(self, input_shape=None):
+        """The parent's build, then u and v (from the just-created weight)."""
+        if self.built:
+            return
+        super().build(input_shape)
+        self._sn_build()
 
     # -- building ----------------------------------------------------------
     def _sn_matrix(self, weight):
@@ -285,13 +292,6 @@ class SNDense(SpectralNormalizationMixin, keras.layers.Dense):
         super().__init__(units, **kwargs)
         self._sn_init(power_iterations, eps, kwargs)
 
-    def _sn_variable(self):
-        return self._kernel
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._sn_build()
-
     def call(self, inputs, training=None):
         x = ops.matmul(inputs, self.normalized_weight())
         if self.bias is not None:
@@ -340,13 +340,6 @@ class SNConv2D(SpectralNormalizationMixin, keras.layers.Conv2D):
     def __init__(self, filters, kernel_size, power_iterations=1, eps=1e-12, **kwargs):
         super().__init__(filters, kernel_size, **kwargs)
         self._sn_init(power_iterations, eps, kwargs)
-
-    def _sn_variable(self):
-        return self._kernel
-
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._sn_build()
 
     def call(self, inputs):
         outputs = self.convolution_op(inputs, self.normalized_weight())
@@ -406,12 +399,6 @@ class SNEmbedding(SpectralNormalizationMixin, keras.layers.Embedding):
 
     def _sn_variable(self):
         return self._embeddings
-
-    def build(self, input_shape=None):
-        if self.built:
-            return
-        super().build(input_shape)
-        self._sn_build()
 
     def call(self, inputs):
         if inputs.dtype != "int32" and inputs.dtype != "int64":

@@ -87,9 +87,26 @@ def check_labels(labels, n, num_classes, shape=()):
     target = (n, *shape)
     if arr.ndim == 0:
         return np.full(target, int(arr), dtype="int32")
+    if arr.size != arr.shape[0]:
+        raise ValueError(
+            f"labels must be one class id per image, shape ({n},), got shape {arr.shape}: "
+            "pass class ids, not one-hot vectors (argmax them)"
+        )
     if arr.shape[0] != n:
         raise ValueError(f"got {arr.shape[0]} labels for {n} images: give one label or {n}")
     return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
+
+
+def check_seed(seed):
+    """Validates a seed (kerasgan.sampling.check_seed): None, an integer >= 0, or a
+    non-empty list or tuple of them."""
+    if seed is None:
+        return None
+    values = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+    if not values or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+                         or v < 0 for v in values):
+        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    return seed
 
 
 def _check_code(value, n, spec):
@@ -130,7 +147,16 @@ def make_grid(images, nrow=None, padding=2, pad_value=255):
     images = np.asarray(images)
     if images.ndim != 4 or len(images) == 0:
         raise ValueError(f"expected a non-empty batch of NHWC images, got shape {images.shape}")
+    if images.shape[-1] not in (1, 3, 4):
+        raise ValueError(
+            f"expected NHWC images with 1, 3 or 4 channels, got shape {images.shape} "
+            "(channels first? transpose to NHWC)"
+        )
+    if images.dtype.kind not in "fiub":
+        raise ValueError(f"expected float images in [-1, 1] or uint8 pixels, got dtype {images.dtype}")
     if images.dtype != np.uint8:
+        if not np.all(np.isfinite(images)):
+            raise ValueError("the images contain NaN or Inf values: the model produced no image")
         images = to_uint8(images)
     n, h, w, c = images.shape
     ncol = int(nrow) if nrow else int(math.ceil(math.sqrt(n)))
@@ -148,6 +174,8 @@ def grid_png(images, nrow=None, scale=1):
     """PNG bytes of a grid of ``images``; ``scale`` upsamples (nearest)."""
     from PIL import Image
 
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(f"scale must be an integer >= 1, got {scale!r}")
     grid = make_grid(images, nrow=nrow)
     img = Image.fromarray(grid[..., 0] if grid.shape[-1] == 1 else grid)
     if scale > 1:
@@ -159,6 +187,8 @@ def grid_png(images, nrow=None, scale=1):
 
 def write_atomic(path, data):
     """Writes bytes to ``path`` through a temporary file and a rename."""
+    if os.path.isdir(path):
+        raise ValueError(f"{path} is a folder: give a file path, e.g. {os.path.join(path, 'grid.png')}")
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
@@ -264,7 +294,7 @@ class OnnxGenerator:
         one value for all images, or ``n``; like labels, they draw nothing.
         """
         n = int(n)
-        rng = np.random.default_rng(seed)
+        rng = np.random.default_rng(check_seed(seed))
         codes = dict(codes or {})
         if labels is not None and not self.conditional:
             raise ValueError(f"{self.family} is unconditional: it takes no labels")
@@ -294,8 +324,52 @@ class OnnxGenerator:
         return feed
 
     def run(self, feed):
-        """Runs the graph on a dict of named inputs; returns the images."""
-        return self.session.run([self.output_name], feed)[0]
+        """Runs the graph on a dict of named inputs; returns the images.
+
+        Every input the metadata lists must be given, as an array of shape
+        ``(batch, *shape)`` (one batch size for all); floats are cast to
+        float32, and labels / categorical codes must be integers in
+        ``[0, num_classes)``.
+
+        Raises:
+            ValueError: a missing or unknown input, a wrong shape or dtype, or a
+                label out of range (checked here: ONNX Runtime would wrap a
+                negative label around to another class).
+        """
+        names = [spec["name"] for spec in self.inputs]
+        missing = [name for name in names if name not in feed]
+        unknown = sorted(set(feed) - set(names))
+        if missing or unknown:
+            raise ValueError(
+                f"the inputs of {self.family} are {names}: "
+                + "; ".join(part for part in (f"missing {missing}" if missing else "",
+                                              f"unknown {unknown}" if unknown else "") if part)
+            )
+        checked, batch = {}, None
+        for spec in self.inputs:
+            name, shape = spec["name"], tuple(spec["shape"])
+            arr = np.asarray(feed[name])
+            if arr.ndim != len(shape) + 1 or tuple(arr.shape[1:]) != shape:
+                wanted = "(batch" + "".join(f", {d}" for d in shape) + ("" if shape else ",") + ")"
+                raise ValueError(f"input {name!r} must have shape {wanted}, got {arr.shape}")
+            if batch is None:
+                batch = arr.shape[0]
+            elif arr.shape[0] != batch:
+                raise ValueError(f"input {name!r} has {arr.shape[0]} rows but "
+                                 f"{names[0]!r} has {batch}: give every input one batch size")
+            if spec["sampler"] in ("labels", "categorical"):
+                try:
+                    arr = check_labels(arr, batch, spec["num_classes"], shape)
+                except ValueError as e:
+                    raise ValueError(f"input {name!r}: {e}") from None
+            else:
+                if arr.dtype.kind not in "fiu":
+                    raise ValueError(f"input {name!r} must be numbers, got {arr.dtype} values")
+                arr = arr.astype(spec["dtype"], copy=False)
+            checked[name] = arr
+        if not batch:
+            raise ValueError("the inputs hold no rows: give a batch of at least one")
+        return self.session.run([self.output_name], checked)[0]
 
     def generate(self, n, seed=None, labels=None, batch_size=64, codes=None):
         """``n`` images, float32 NHWC in [-1, 1].
@@ -311,6 +385,9 @@ class OnnxGenerator:
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         if isinstance(labels, str):
             if labels != "random":
                 raise ValueError(f"labels must be class ids or 'random', got {labels!r}")

@@ -13,7 +13,7 @@ Example:
 
 __version__ = "0.1.0"
 
-from kerasgan import losses, penalties, layers  # noqa: E402,F401
+from kerasgan import losses, penalties, precision, layers  # noqa: E402,F401
 from kerasgan.gan import GAN  # noqa: E402,F401
 from kerasgan import models  # noqa: E402,F401
 from kerasgan import data  # noqa: E402,F401
@@ -22,4 +22,4 @@ from kerasgan import export  # noqa: E402,F401
 from kerasgan import metrics  # noqa: E402,F401
 from kerasgan import zoo  # noqa: E402,F401
 
-__all__ = ["GAN", "__version__", "losses", "penalties", "models", "data", "callbacks", "export", "metrics", "zoo"]
+__all__ = ["GAN", "__version__", "losses", "penalties", "precision", "models", "data", "callbacks", "export", "metrics", "zoo"]

@@ -67,7 +67,12 @@ def build_parser():
     t.add_argument("--batch-size", type=_positive("--batch-size"), default=128)
     t.add_argument("--out", required=True, help="run folder (created; resumed if it holds this run)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--strategy", default="auto", choices=["auto", "one-device", "mirrored"])
+    t.add_argument("--strategy", default="auto",
+                   choices=["auto", "one-device", "mirrored", "multi-worker"],
+                   help="multi-worker: MultiWorkerMirroredStrategy over the machines in "
+                        "TF_CONFIG (see docs/scale_out.md)")
+    t.add_argument("--collective", default="auto", choices=["auto", "nccl", "ring"],
+                   help="all-reduce of --strategy multi-worker: nccl on GPUs, ring over gRPC")
     t.add_argument("--resize", help="resize images, e.g. 32 or 64x64")
     t.add_argument("--channels", type=int, choices=[1, 3], help="convert images to 1 or 3 channels")
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
@@ -83,6 +88,12 @@ def build_parser():
                    help="train a family that can be either (sngan) unconditionally even when "
                         "the data has labels")
     t.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    t.add_argument("--precision", default="float32",
+                   choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                   help="mixed precision policy (see docs/mixed_precision.md)")
+    t.add_argument("--backup-every", type=int, default=None, metavar="STEPS",
+                   help="generator steps between backups inside an epoch (default 500; "
+                        "0: only at epoch ends)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
@@ -144,8 +155,15 @@ def build_parser():
 
 
 def _train(args):
-    import kerasgan
     from kerasgan import run as runs
+
+    if args.backup_every is not None and args.backup_every < 0:
+        raise CLIError(f"--backup-every must be ≥ 0, got {args.backup_every}")
+    # first: a multi-worker strategy must exist before TensorFlow runs anything
+    if args.collective != "auto" and args.strategy != "multi-worker":
+        raise CLIError("--collective applies to --strategy multi-worker only")
+    strategy = runs.make_strategy(args.strategy, args.collective)
+    import kerasgan
 
     cls = kerasgan.models.get_class(args.family)
     data_config = {
@@ -191,9 +209,19 @@ def _train(args):
         "epochs": args.epochs,
         "seed": args.seed,
         "jit_compile": bool(args.jit_compile),
+        "precision": args.precision,
     }
-    runs.train(run_config, args.out, source, strategy_name=args.strategy,
-               verbose=0 if args.quiet else "auto")
+    if args.precision == "mixed_float16" and not args.jit_compile:
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            print("kerasgan: warning: mixed_float16 on a CPU is about 90x slower than float32 "
+                  "(TensorFlow has no fast float16 kernel for convolution weight gradients): "
+                  "use --precision mixed_bfloat16 on CPUs (see docs/mixed_precision.md)",
+                  file=sys.stderr)
+    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
+    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
+               verbose=0 if args.quiet else "auto", backup_every=backup_every)
     print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
           "generator.keras)")
 
@@ -223,11 +251,20 @@ def _sample(args):
 
     if not os.path.exists(args.run):
         raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    _check_png_out(args.out)
     gan = runs.load_run(args.run)
     if not hasattr(gan, "generate"):
         raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
     count = _write_samples(gan, args, args.run)
     print(f"kerasgan: wrote {count} samples to {args.out}")
+
+
+def _check_png_out(path):
+    """Refuses an output path that cannot take a PNG grid, before any work."""
+    if not str(path).lower().endswith(".png"):
+        raise CLIError(f"--out {path} must end in .png (the grid is a PNG image)")
+    if os.path.isdir(path):
+        raise CLIError(f"--out {path} is a folder: pass a .png file path")
 
 
 def _write_samples(gan, args, what):
@@ -284,6 +321,8 @@ def _evaluate(args):
 
     if not os.path.exists(args.run):
         raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    if args.out and os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} is a folder: pass a .json file path")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
     for name in names:
         try:
@@ -328,6 +367,7 @@ def _zoo(args):
     elif args.zoo_command == "download":
         print(zoo.download(args.name))
     elif args.zoo_command == "sample":
+        _check_png_out(args.out)
         count = _write_samples(zoo.from_preset(args.name), args, args.name)
         print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
     elif args.zoo_command == "export":
@@ -359,7 +399,7 @@ def main(argv=None):
     from kerasgan.metrics import MetricInputError
     from kerasgan.zoo.catalog import CatalogError
     from kerasgan.zoo.download import ZooDownloadError
-    from kerasgan.run import RunError
+    from kerasgan.run import Preempted, RunError
 
     try:
         if args.command == "families":
@@ -390,9 +430,12 @@ def main(argv=None):
             print(f"kerasgan: error: {e}", file=sys.stderr)
             return 2
         raise
+    except Preempted as e:
+        print(f"kerasgan: {e}", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("kerasgan: interrupted; run the same command again to resume from the last "
-              "epoch backup", file=sys.stderr)
+              "backup", file=sys.stderr)
         return 130
 
 

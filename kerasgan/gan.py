@@ -1,5 +1,8 @@
 """`GAN`: the adversarial training step every family shares."""
 
+import json
+import os
+import re
 import weakref
 
 import numpy as np
@@ -8,6 +11,7 @@ import tensorflow as tf
 
 from kerasgan import losses as losses_lib
 from kerasgan import penalties
+from kerasgan import precision
 from kerasgan.sampling import draw_inputs, draw_tensors, infer_input_specs, resolve_labels
 
 
@@ -48,6 +52,21 @@ def predict(model, inputs, batch_size=256):
     return np.concatenate(out, axis=0)
 
 
+_INPUT_CHECK = "kerasgan input check:"
+
+
+def _input_check(text):
+    """An in-graph assertion message ``fit`` recognises and reports as one line."""
+    return f"{_INPUT_CHECK} {text} |"
+
+
+def _multi_worker(strategy):
+    """True for a ``MultiWorkerMirroredStrategy`` spanning several workers."""
+    extended = getattr(strategy, "extended", None)
+    return (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and bool(getattr(extended, "_in_multi_worker_mode", lambda: False)()))
+
+
 def _serialize(obj):
     return keras.saving.serialize_keras_object(obj)
 
@@ -74,6 +93,16 @@ class GAN(keras.Model):
     - both optimizers are built on their variables inside the strategy scope in
       ``compile``.
 
+    Mixed precision (see :mod:`kerasgan.precision`): build the GAN under a
+    ``mixed_float16`` or ``mixed_bfloat16`` policy
+    (``with kerasgan.precision.policy_scope("mixed_bfloat16"):``, or
+    ``dtype="mixed_bfloat16"``); the networks compute in the 16-bit type with
+    float32 variables, losses and penalties are float32, and under
+    ``mixed_float16`` ``compile`` wraps both optimizers in a dynamic
+    :class:`kerasgan.precision.LossScaleOptimizer` and the step scales each
+    loss before its gradient. ``compile(jit_compile=True)`` compiles the whole
+    step with XLA.
+
     Families subclass it and override small hooks: ``sample_latents``,
     ``discriminator_penalty``; the networks are plain ``keras.Model``s with
     explicit inputs (``z`` of shape ``(latent_dim,)`` for the generator), which is
@@ -93,6 +122,9 @@ class GAN(keras.Model):
             images (0 disables it).
         seed: seed of the model's ``keras.random.SeedGenerator``: a seeded run
             (same data order) repeats exactly.
+        **kwargs: ``keras.Model`` arguments: ``name``, and ``dtype``, the
+            dtype policy (``"mixed_bfloat16"``, say) in which a family builds its
+            networks (default: the global policy); it is saved in the config.
 
     Example:
         >>> gan = kerasgan.GAN(generator, discriminator)
@@ -129,6 +161,11 @@ class GAN(keras.Model):
             latent_dim = int(generator.input_shape[-1])
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}")
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) \
+                or latent_dim < 1:
+            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        if not float(r1_gamma) >= 0.0:
+            raise ValueError(f"r1_gamma must be ≥ 0 (0 disables R1), got {r1_gamma}")
         if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
             raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
         self.generator = generator
@@ -154,6 +191,8 @@ class GAN(keras.Model):
         }
         self.g_optimizer = None
         self.d_optimizer = None
+        # which optimizers compile() wrapped in a LossScaleOptimizer itself
+        self._loss_scale_wrapped = {"g": False, "d": False}
         self.built = True
 
     @classmethod
@@ -173,6 +212,8 @@ class GAN(keras.Model):
             "ema_decay": self.ema_decay,
             "r1_gamma": self.r1_gamma,
             "seed": self.seed,
+            # the networks' policy: a mixed-precision GAN loads as one
+            "dtype": self.dtype_policy.name,
         }
         if type(self).__init__ is GAN.__init__:
             config["generator"] = _serialize(self.generator)
@@ -204,6 +245,69 @@ class GAN(keras.Model):
         if self._SEED_KEY in store.keys():
             self.seed_generator.state.assign(np.asarray(store[self._SEED_KEY]))
 
+    # ------------------------------------------------------- weights files
+    #: attribute of a ``.weights.h5`` file that names the family that wrote it
+    _FAMILY_ATTR = "kerasgan_family"
+
+    def save_weights(self, filepath, overwrite=True, **kwargs):
+        """``keras.Model.save_weights``, with the family recorded in the file so
+        that loading it into another family is refused."""
+        super().save_weights(filepath, overwrite=overwrite, **kwargs)
+        if os.fspath(filepath).endswith(".weights.h5"):
+            import h5py
+
+            with h5py.File(filepath, "a") as f:
+                f.attrs[self._FAMILY_ATTR] = self.family
+
+    def _state_variables(self):
+        variables = list(self.weights)
+        for opt in (self.g_optimizer, self.d_optimizer):
+            if opt is not None:
+                variables += list(opt.variables)
+        return variables + [self.seed_generator.state]
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """``keras.Model.load_weights``, all or nothing, with clear errors.
+
+        Raises:
+            ValueError: the file is not a readable weights file, was written
+                by another family, or does not fit this configuration (other
+                widths, latent size or image shape). The model is then left
+                exactly as it was: nothing is half-loaded.
+        """
+        path = os.fspath(filepath)
+        if path.endswith(".weights.h5") and os.path.exists(path):
+            import h5py
+
+            try:
+                with h5py.File(path, "r") as f:
+                    family = f.attrs.get(self._FAMILY_ATTR)
+            except OSError as e:
+                raise ValueError(
+                    f"{path} is not a readable weights file ({str(e).split('(')[-1].rstrip(')')}): "
+                    "it is damaged or not an HDF5 .weights.h5 file; save the weights again"
+                ) from None
+            if isinstance(family, bytes):
+                family = family.decode()
+            if family is not None and family != self.family:
+                raise ValueError(
+                    f"{path} holds {family} weights and this model is {self.family}: load it "
+                    f"into kerasgan.models.get({family!r}, ...) with the configuration it was "
+                    "trained with"
+                )
+        variables = self._state_variables()
+        before = [v.numpy() for v in variables]
+        try:
+            super().load_weights(filepath, skip_mismatch=skip_mismatch, **kwargs)
+        except ValueError as e:
+            for v, value in zip(variables, before):
+                v.assign(value)
+            first = str(e).strip().splitlines()[0]
+            raise ValueError(
+                f"{path} does not fit this {self.family} (other widths, latent size, image "
+                f"shape or number of classes?); nothing was loaded. Keras: {first}"
+            ) from e
+
     # ----------------------------------------------------------------- compile
     def compile(self, g_optimizer=None, d_optimizer=None, g_loss=None, d_loss=None, **kwargs):
         """Configures training.
@@ -217,8 +321,19 @@ class GAN(keras.Model):
             d_loss: name or callable ``(real_logits, fake_logits) -> per-example
                 loss``; default: the family's.
             **kwargs: passed to ``keras.Model.compile`` (``jit_compile``,
-                ``steps_per_execution``, ``run_eagerly``).
+                ``steps_per_execution``, ``run_eagerly``). ``auto_scale_loss``
+                (default True): when a network computes in float16 (a
+                ``mixed_float16`` policy), wrap each optimizer that is not one
+                already in a dynamic :class:`kerasgan.precision.LossScaleOptimizer`
+                (both, since the generator's gradient goes through the
+                discriminator). Not for bfloat16, which needs no loss scaling.
+
+        ``model.optimizer`` is ``g_optimizer``: its ``iterations`` counts
+        generator steps (skipped float16 steps included), ``d_optimizer``'s
+        counts discriminator steps.
         """
+        kwargs = dict(kwargs)
+        auto_scale_loss = kwargs.pop("auto_scale_loss", True)
         if g_optimizer is None or d_optimizer is None:
             default_g, default_d = self.default_optimizers()
             g_optimizer = g_optimizer if g_optimizer is not None else default_g
@@ -236,9 +351,19 @@ class GAN(keras.Model):
         }
         self.g_loss_fn = losses_lib.get(g_loss or self.default_loss, "generator")
         self.d_loss_fn = losses_lib.get(d_loss or self.default_loss, "discriminator")
+        wrapped = {"g": False, "d": False}
+        if auto_scale_loss and precision.uses_float16(self.generator, self.discriminator):
+            # float16 gradients underflow: loss-scale both networks' steps (the
+            # generator's gradient also runs through the float16 discriminator)
+            lso = keras.optimizers.LossScaleOptimizer
+            wrapped = {"g": not isinstance(g_optimizer, lso), "d": not isinstance(d_optimizer, lso)}
+            g_optimizer = precision.loss_scale_optimizer(g_optimizer)
+            d_optimizer = precision.loss_scale_optimizer(d_optimizer)
+        self._loss_scale_wrapped = wrapped
         # `optimizer` is the generator's, so `model.optimizer.iterations` counts
-        # generator steps, the usual step of a GAN run.
-        super().compile(optimizer=g_optimizer, **kwargs)
+        # generator steps, the usual step of a GAN run. Keras' own loss-scale
+        # wrapping is off: it would wrap the generator's optimizer a second time.
+        super().compile(optimizer=g_optimizer, auto_scale_loss=False, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
         # Build slots now, inside the strategy scope: slots created lazily in the
@@ -254,12 +379,20 @@ class GAN(keras.Model):
             keras.optimizers.Adam(2e-4, beta_1=0.5),
         )
 
+    def _optimizer_config(self, role):
+        # A loss-scale wrapper compile() added itself is left out (compile adds
+        # it again for the same policy); one the caller passed is kept.
+        optimizer = self.g_optimizer if role == "g" else self.d_optimizer
+        if self._loss_scale_wrapped[role]:
+            optimizer = optimizer.inner_optimizer
+        return _serialize(optimizer)
+
     def get_compile_config(self):
         if self.g_optimizer is None:
             return None
         return {
-            "g_optimizer": _serialize(self.g_optimizer),
-            "d_optimizer": _serialize(self.d_optimizer),
+            "g_optimizer": self._optimizer_config("g"),
+            "d_optimizer": self._optimizer_config("d"),
             "g_loss": self._loss_names["g_loss"],
             "d_loss": self._loss_names["d_loss"],
         }
@@ -347,6 +480,14 @@ class GAN(keras.Model):
         return lambda images, training=True: self.adversarial_logits(
             self.discriminate(images, labels, training=training))
 
+    def penalty_loss_scale(self):
+        """The loss scale of input-gradient penalties: the discriminator
+        optimizer's dynamic scale when it is a ``LossScaleOptimizer`` (a
+        ``mixed_float16`` model), else None (see :mod:`kerasgan.penalties`)."""
+        if isinstance(self.d_optimizer, keras.optimizers.LossScaleOptimizer):
+            return self.d_optimizer.dynamic_scale
+        return None
+
     @staticmethod
     def _as_list(value):
         return list(value) if isinstance(value, (list, tuple)) else [value]
@@ -366,7 +507,8 @@ class GAN(keras.Model):
         ``labels`` are the real images' labels for a conditional family."""
         del fake, noise
         if self.r1_gamma > 0:
-            r1 = penalties.r1_penalty(self.critic(labels), real)
+            r1 = penalties.r1_penalty(self.critic(labels), real,
+                                      loss_scale=self.penalty_loss_scale())
             return 0.5 * self.r1_gamma * r1, {"r1": r1}
         return None, {}
 
@@ -385,6 +527,7 @@ class GAN(keras.Model):
                 images = images[0]
         else:
             images = data
+        images = self._check_images(images)
         if not self.num_classes:
             return images, None
         if labels is None:
@@ -392,8 +535,79 @@ class GAN(keras.Model):
                 f"{self.family} is class-conditional: the dataset must yield (images, labels) "
                 "batches (kerasgan.data.load(..., labels=True)) from a source with labels"
             )
+        labels = tf.convert_to_tensor(labels)
+        if not (labels.dtype.is_integer or labels.dtype == tf.bool):
+            raise ValueError(
+                f"{self.family}: labels must be integer class ids, got {labels.dtype.name}: "
+                "pass ints 0..num_classes-1 (not fractions or one-hot vectors)"
+            )
+        if labels.shape.rank not in (None, 1) and not (
+                labels.shape.rank == 2 and labels.shape[-1] == 1):
+            raise ValueError(
+                f"{self.family}: labels must have shape (batch,), got {labels.shape}: pass "
+                "class ids, not one-hot vectors (tf.argmax(y, -1))"
+            )
         labels = tf.cast(tf.reshape(labels, (-1,)), tf.int32)
+        if self._xla():
+            return images, labels
+        checks = [
+            tf.debugging.assert_non_negative(labels, message=_input_check(
+                f"labels must be class ids in [0, {self.num_classes}), found a negative one")),
+            tf.debugging.assert_less(labels, self.num_classes, message=_input_check(
+                f"labels must be class ids in [0, {self.num_classes}), found one ≥ "
+                f"{self.num_classes}: build the model with the number of classes of the data")),
+        ]
+        with tf.control_dependencies(checks):
+            labels = tf.identity(labels)
         return images, labels
+
+    def _check_images(self, images):
+        """Images of the generator's shape, floats in [-1, 1] without NaN: shape
+        and dtype are checked when the step is traced, the values by one cheap
+        in-graph assertion (reported by ``fit`` as a ValueError)."""
+        images = tf.convert_to_tensor(images)
+        if not images.dtype.is_floating:
+            raise ValueError(
+                f"{self.family}: images must be floats in [-1, 1], got {images.dtype.name}: "
+                "scale pixels with x / 127.5 - 1 (kerasgan.data does)"
+            )
+        expected = tuple(self.generator.output_shape[1:])
+        if images.shape.rank is not None and tuple(images.shape[1:]) != expected and all(
+                d is not None for d in images.shape[1:]):
+            raise ValueError(
+                f"{self.family}: data images have shape {tuple(images.shape[1:])}, the "
+                f"generator makes {expected}: build the model with image_shape="
+                f"{tuple(images.shape[1:])} or resize / convert the data"
+            )
+        if self._xla():  # XLA drops assertions: the value check is not compiled in
+            return images
+        peak = tf.reduce_max(tf.abs(tf.cast(images, tf.float32)))
+        check = tf.debugging.assert_less_equal(peak, 1.0 + 1e-3, message=_input_check(
+            "images must be floats in [-1, 1] without NaN or Inf: scale pixels with "
+            "x / 127.5 - 1 and check the data for NaN"))
+        with tf.control_dependencies([check]):
+            return tf.identity(images)
+
+    def _xla(self):
+        return bool(getattr(self, "jit_compile", False))
+
+    def fit(self, *args, **kwargs):
+        """``keras.Model.fit``; a bad data batch (labels out of range, pixels
+        outside [-1, 1], NaN) raises a one-line ValueError, and a dataset that
+        yields no batch is an error too."""
+        try:
+            history = super().fit(*args, **kwargs)
+        except tf.errors.InvalidArgumentError as e:
+            found = re.search(_INPUT_CHECK + r" (.*?) \|", str(e))
+            if found:
+                raise ValueError(f"{self.family}: bad data batch: {found.group(1)}") from None
+            raise
+        if not history.history and kwargs.get("epochs", 1) > kwargs.get("initial_epoch", 0):
+            raise ValueError(
+                f"{self.family}: the dataset yielded no batch, so nothing was trained: check "
+                "that it is not empty (and that drop_remainder leaves a batch)"
+            )
+        return history
 
     @staticmethod
     def _batch_layout(local_batch):
@@ -428,9 +642,21 @@ class GAN(keras.Model):
 
         power_iterate(model)
 
+    @staticmethod
+    def _float32(value):
+        """Floating tensors of a (nested) network output cast to float32: every
+        loss is computed in float32 under mixed precision."""
+        def cast(x):
+            return tf.cast(x, tf.float32) if x.dtype.is_floating else x
+
+        return tf.nest.map_structure(cast, value)
+
+    def _discriminate32(self, images, labels):
+        return self._float32(self.discriminate(images, labels, training=True))
+
     def train_step(self, data):
         real, real_labels = self._unpack(data)
-        real = tf.convert_to_tensor(real)
+        real = tf.cast(tf.convert_to_tensor(real), tf.float32)
         local_batch = tf.shape(real)[0]
         offset, global_batch = self._batch_layout(local_batch)
         scale = tf.cast(global_batch, tf.float32)
@@ -444,16 +670,20 @@ class GAN(keras.Model):
             eps = self._local_slice(
                 keras.random.uniform((global_batch,), seed=self.seed_generator), offset, local_batch
             )
-            fake = self.generator(z, training=True)
+            fake = self._float32(self.generator(z, training=True))
             self._power_iterate(self.discriminator)
             with tf.GradientTape() as tape:
-                real_out = self.discriminate(real, real_labels, training=True)
-                fake_out = self.discriminate(fake, self.fake_labels(z), training=True)
+                real_out = self._discriminate32(real, real_labels)
+                fake_out = self._discriminate32(fake, self.fake_labels(z))
                 d_per_example = self.d_loss_fn(self.adversarial_logits(real_out),
                                                self.adversarial_logits(fake_out))
                 d_aux, d_aux_logs = self.discriminator_aux_loss(real_out, fake_out, real_labels, z)
                 penalty, penalty_logs = self.discriminator_penalty(real, fake, eps, real_labels)
                 d_loss = tf.reduce_sum(total(d_per_example, d_aux, penalty)) / scale
+                # loss scaling (a LossScaleOptimizer's dynamic scale, or a
+                # static loss_scale_factor; else the loss as it is); apply()
+                # unscales the gradients
+                d_loss = self.d_optimizer.scale_loss(d_loss)
             d_vars = self.discriminator.trainable_variables
             grads = tape.gradient(d_loss, d_vars)
             self.d_optimizer.apply_gradients(zip(grads, d_vars))
@@ -461,11 +691,12 @@ class GAN(keras.Model):
         z = self._sample_local_latents(offset, local_batch, global_batch)
         self._power_iterate(self.generator)
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
-            fake_out = self.discriminate(fake, self.fake_labels(z), training=True)
+            fake = self._float32(self.generator(z, training=True))
+            fake_out = self._discriminate32(fake, self.fake_labels(z))
             g_per_example = self.g_loss_fn(self.adversarial_logits(fake_out))
             g_aux, g_aux_logs = self.generator_aux_loss(fake_out, z)
             g_loss = tf.reduce_sum(total(g_per_example, g_aux)) / scale
+            g_loss = self.g_optimizer.scale_loss(g_loss)
         g_vars = self.generator.trainable_variables
         grads = tape.gradient(g_loss, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
@@ -476,7 +707,32 @@ class GAN(keras.Model):
         self.g_loss_tracker.update_state(g_per_example)
         for name, value in {**penalty_logs, **d_aux_logs, **g_aux_logs}.items():
             self.extra_trackers[name].update_state(value)
-        return {m.name: m.result() for m in self.metrics}
+        return self._step_logs()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        """Keras' ``fit`` takes a first batch and, under a strategy, reduces it
+        across replicas to build the model symbolically. A GAN's networks are
+        built in ``__init__`` and its optimizers in ``compile``, so there is
+        nothing to build; and under ``MultiWorkerMirroredStrategy`` that
+        reduction fails on ``(images, labels)`` batches. Skip it then."""
+        unbuilt = not all(layer.built for layer in self._flatten_layers())
+        if unbuilt or self.g_optimizer is None or not self.g_optimizer.built:
+            return super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+        with self.distribute_strategy.scope():
+            self._post_build()
+
+    def _step_logs(self):
+        """The step's logs: the trackers' global means.
+
+        Under ``MultiWorkerMirroredStrategy`` Keras 3 reduces each log with
+        ``strategy.reduce("MEAN", value, axis=0)``, which fails on a scalar
+        (tensorflow/tensorflow#72388); there each value is returned with shape
+        ``(1,)`` and that reduction gives back the scalar.
+        """
+        logs = {m.name: m.result() for m in self.metrics}
+        if _multi_worker(self.distribute_strategy):
+            logs = {k: tf.reshape(v, (1,)) for k, v in logs.items()}
+        return logs
 
     def _update_ema(self):
         if self.ema_generator is None:
@@ -528,9 +784,12 @@ class GAN(keras.Model):
             ``numpy`` float32 array ``(n, H, W, C)`` in [-1, 1] (NHWC), from the
             EMA generator when ``ema_decay`` is set.
         """
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive integer number of images, got {n!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
         n = int(n)
-        if n < 1:
-            raise ValueError(f"n must be a positive number of images, got {n}")
         labels = resolve_labels(labels, self.num_classes, self.family)
         inputs = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         return self._predict(self.sampling_generator, inputs if len(inputs) > 1 else inputs[0],

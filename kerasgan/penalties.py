@@ -7,6 +7,21 @@ penalty of shape ``(batch,)``; the train step reduces over the global batch.
 Both assume the discriminator treats examples independently (no batch
 normalisation in it): otherwise the gradient of ``sum(D(x))`` with respect to one
 example also carries the other examples' terms, and the per-example norm is wrong.
+
+Mixed precision: the penalties are computed in float32 whatever the
+discriminator computes in. The images (and interpolation coefficients) are cast
+to float32, so the gradient is taken with respect to a float32 tensor (the
+discriminator's first layer casts it to its compute dtype, and the gradient
+comes back through that cast as float32); the logits are summed in float32; the
+squared norm, the norm and the penalty are float32. Under ``mixed_float16`` the
+gradient *inside* the discriminator is float16, and a small one underflows
+(float16's smallest subnormal is about 6e-8): pass ``loss_scale`` (the
+discriminator optimizer's current dynamic loss scale; :class:`kerasgan.GAN`
+does) and the summed logits are multiplied by it before the inner gradient is
+taken, and the float32 gradient is divided by it afterwards, the same loss
+scaling the optimizer applies to the outer loss. If the scaled inner gradient
+overflows, the penalty is not finite, the loss-scale optimizer skips that step
+and halves the scale, exactly as for an overflow in the outer gradient.
 """
 
 import tensorflow as tf
@@ -17,7 +32,25 @@ def _per_example_sq_norm(grads):
     return tf.reduce_sum(tf.reshape(tf.square(grads), (tf.shape(grads)[0], -1)), axis=1)
 
 
-def gradient_penalty(discriminator, real, fake, epsilon, training=True):
+def _input_gradient(discriminator, x, training, loss_scale):
+    """``grad_x sum(D(x))`` in float32, loss-scaled inside when ``loss_scale``
+    is given (see the module docstring)."""
+    scale = None
+    if loss_scale is not None:
+        scale = tf.stop_gradient(tf.cast(tf.convert_to_tensor(loss_scale), tf.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = discriminator(x, training=training)
+        total = tf.reduce_sum(tf.cast(logits, tf.float32))
+        if scale is not None:
+            total = total * scale
+    grads = tf.cast(tape.gradient(total, x), tf.float32)
+    if scale is not None:
+        grads = grads / scale
+    return grads
+
+
+def gradient_penalty(discriminator, real, fake, epsilon, training=True, loss_scale=None):
     """WGAN-GP gradient penalty ``(||grad_x D(x_hat)||_2 - 1)^2`` (two-sided).
 
     ``x_hat = epsilon * real + (1 - epsilon) * fake`` with one ``epsilon`` per
@@ -30,10 +63,13 @@ def gradient_penalty(discriminator, real, fake, epsilon, training=True):
         fake: generated images, same shape.
         epsilon: interpolation coefficients in [0, 1], ``(batch,)`` or broadcastable.
         training: passed to the discriminator.
+        loss_scale: None, or the loss scale (a float32 scalar or variable, e.g.
+            a ``LossScaleOptimizer``'s ``dynamic_scale``) applied to the inner
+            gradient of a float16 discriminator; see the module docstring.
 
     Returns:
-        Per-example penalty, ``(batch,)``. Multiply by the penalty weight
-        (10 in the paper).
+        Per-example penalty, ``(batch,)``, float32. Multiply by the penalty
+        weight (10 in the paper).
 
     References:
         Gulrajani et al., "Improved Training of Wasserstein GANs", NeurIPS 2017.
@@ -44,26 +80,24 @@ def gradient_penalty(discriminator, real, fake, epsilon, training=True):
     if epsilon.shape.rank == 1:
         epsilon = tf.reshape(epsilon, [-1] + [1] * (real.shape.rank - 1))
     x_hat = epsilon * real + (1.0 - epsilon) * fake
-    with tf.GradientTape() as tape:
-        tape.watch(x_hat)
-        logits = discriminator(x_hat, training=training)
-        total = tf.reduce_sum(tf.cast(logits, tf.float32))
-    grads = tape.gradient(total, x_hat)
+    grads = _input_gradient(discriminator, x_hat, training, loss_scale)
     # The 1e-12 keeps the gradient of the norm finite at an exact zero gradient.
     norm = tf.sqrt(_per_example_sq_norm(grads) + 1e-12)
     return tf.square(norm - 1.0)
 
 
-def r1_penalty(discriminator, real, training=True):
+def r1_penalty(discriminator, real, training=True, loss_scale=None):
     """R1 penalty ``||grad_x D(x)||_2^2`` on real images.
 
     Args:
         discriminator: a callable mapping images to logits.
         real: real images ``(batch, H, W, C)``.
         training: passed to the discriminator.
+        loss_scale: None, or the loss scale of the inner gradient of a float16
+            discriminator (as in :func:`gradient_penalty`).
 
     Returns:
-        Per-example penalty, ``(batch,)``. The usual loss term is
+        Per-example penalty, ``(batch,)``, float32. The usual loss term is
         ``gamma / 2 * r1_penalty(...)``.
 
     References:
@@ -71,9 +105,5 @@ def r1_penalty(discriminator, real, training=True):
         Converge?", ICML 2018.
     """
     real = tf.cast(real, tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(real)
-        logits = discriminator(real, training=training)
-        total = tf.reduce_sum(tf.cast(logits, tf.float32))
-    grads = tape.gradient(total, real)
+    grads = _input_gradient(discriminator, real, training, loss_scale)
     return _per_example_sq_norm(grads)

@@ -87,6 +87,11 @@ def check_labels(labels, n, num_classes, shape=()):
     target = (n, *shape)
     if arr.ndim == 0:
         return np.full(target, int(arr), dtype="int32")
+    if arr.size != arr.shape[0]:
+        raise ValueError(
+            f"labels must be one class id per image, shape ({n},), got shape {arr.shape}: "
+            "pass class ids, not one-hot vectors (argmax them)"
+        )
     if arr.shape[0] != n:
         raise ValueError(f"got {arr.shape[0]} labels for {n} images: give one label or {n}")
     return np.broadcast_to(arr.reshape((n,) + (1,) * len(shape)), target).astype("int32")
@@ -148,6 +153,22 @@ def check_code(value, n, spec):
     )
 
 
+def check_seed(seed):
+    """Validates a seed for ``numpy.random.default_rng``: None, an integer >= 0, or
+    a non-empty list or tuple of them (e.g. ``[seed, batch]``). Returns it unchanged.
+
+    Raises:
+        ValueError: anything else (a negative number, a float, a string, a bool).
+    """
+    if seed is None:
+        return None
+    values = list(seed) if isinstance(seed, (list, tuple)) else [seed]
+    if not values or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
+                         or v < 0 for v in values):
+        raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
+    return seed
+
+
 def draw_inputs(specs, n, seed=None, labels=None, codes=None):
     """Generator inputs for ``n`` images under the seed rule (module docstring).
 
@@ -164,7 +185,7 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
         A list of numpy arrays in spec order.
     """
     n = int(n)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     codes = dict(codes or {})
     has_labels = any(s["sampler"] == "labels" for s in specs)
     if labels is not None and not has_labels:

@@ -13,6 +13,7 @@ from PIL import Image
 
 import kerasgan
 from kerasgan import cli
+from kerasgan import run as runs
 
 TINY = ["--width", "4", "--latent-dim", "8", "--batch-size", "512", "--quiet"]
 
@@ -31,8 +32,10 @@ def test_train_and_sample_on_bundled_data(tmp_path):
     out = tmp_path / "run"
     assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, "--ema-decay", "0.9", *TINY) == 0
     for name in ("run.json", "history.csv", "loss_curve.png", "gan.keras", "generator.keras",
-                 "samples/epoch_0001.png", "samples/epoch_0002.png", "backup/state.weights.h5"):
+                 "samples/epoch_0001.png", "samples/epoch_0002.png"):
         assert (out / name).exists(), name
+    # the end-of-epoch backups of both epochs (19 steps each)
+    assert [step for step, _ in runs.list_backups(out / "backup")] == [38, 19]
     config = json.loads((out / "run.json").read_text())
     assert config["family"] == "dcgan" and config["data"]["source"] == "mnist-10k"
     assert config["model"]["image_shape"] == [28, 28, 1] and config["epochs"] == 2
@@ -62,21 +65,19 @@ def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
                    "--flip", *TINY) == 0
 
     resumed = tmp_path / "resumed"
-    calls = {"n": 0}
-    original = keras.callbacks.TerminateOnNaN.on_batch_end
+    original = runs.Backup.on_train_batch_end
 
     def interrupt(self, batch, logs=None):
-        calls["n"] += 1
-        if calls["n"] == 19 + 5:  # 19 steps per epoch: interrupt in the middle of epoch 2
+        original(self, batch, logs)
+        if int(self.model.g_optimizer.iterations.numpy()) == 19 + 5:  # mid epoch 2: Ctrl-C
             raise KeyboardInterrupt
-        return original(self, batch, logs)
 
-    monkeypatch.setattr(keras.callbacks.TerminateOnNaN, "on_batch_end", interrupt)
+    monkeypatch.setattr(runs.Backup, "on_train_batch_end", interrupt)
     args = ["train", "wgan_gp", "--epochs", "2", "--out", resumed, "--d-steps", "2", "--flip", *TINY]
     assert run_cli(*args) == 130  # interrupted
-    assert json.loads((resumed / "backup/state.json").read_text()) == {"epoch": 1}
+    assert [step for step, _ in runs.list_backups(resumed / "backup")] == [19]  # epoch 1's end
     assert not (resumed / "gan.keras").exists()
-    monkeypatch.setattr(keras.callbacks.TerminateOnNaN, "on_batch_end", original)
+    monkeypatch.setattr(runs.Backup, "on_train_batch_end", original)
     assert run_cli(*args) == 0  # the same command resumes from the epoch-1 backup
 
     for a, b in zip(weights_of(straight / "gan.keras"), weights_of(resumed / "gan.keras")):
@@ -91,7 +92,7 @@ def test_more_epochs_continue_a_finished_run(tmp_path, capsys):
     assert run_cli("train", "dcgan", "--epochs", "1", "--out", out, *TINY) == 0
     assert "nothing to train" in capsys.readouterr().err
     assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, *TINY) == 0
-    assert json.loads((out / "backup/state.json").read_text()) == {"epoch": 2}
+    assert runs.latest_backup_step(out) == 2 * 19
 
 
 def test_console_script_help():

@@ -63,7 +63,7 @@ def test_generate_shape_range_and_seed(name):
     assert a.min() >= -1.0 and a.max() <= 1.0
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
-    with pytest.raises(ValueError, match="positive number"):
+    with pytest.raises(ValueError, match="positive integer number"):
         gan.generate(0)
 
 

@@ -1,7 +1,23 @@
-"""Training callbacks: sample grids, loss curves, metric monitoring."""
+"""Training callbacks: sample grids, loss curves, metric monitoring, training health."""
 
+from kerasgan.callbacks.health import (
+    Diversity,
+    HealthCheck,
+    ModeCollapseWarning,
+    TrainingDiverged,
+    diversity,
+)
 from kerasgan.callbacks.loss_curve import LossCurve
 from kerasgan.callbacks.metric_monitor import MetricMonitor
 from kerasgan.callbacks.sample_grid import SampleGrid
 
-__all__ = ["SampleGrid", "LossCurve", "MetricMonitor"]
+__all__ = [
+    "SampleGrid",
+    "LossCurve",
+    "MetricMonitor",
+    "HealthCheck",
+    "TrainingDiverged",
+    "Diversity",
+    "ModeCollapseWarning",
+    "diversity",
+]

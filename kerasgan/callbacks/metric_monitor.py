@@ -5,6 +5,14 @@ import math
 import keras
 
 
+
+def due(epoch, every_n_epochs, epochs):
+    """Whether a callback that runs every ``every_n_epochs`` epochs (and at the
+    last of ``epochs``, when known) runs at the end of 0-based ``epoch``; the
+    epochs in between log NaN, so the CSV column exists from the start."""
+    last = epochs is not None and epoch + 1 == epochs
+    return last or (epoch + 1) % every_n_epochs == 0
+
 class MetricMonitor(keras.callbacks.Callback):
     """Computes a named metric every ``every_n_epochs`` epochs and adds it to the
     epoch's logs, so ``History``, ``CSVLogger`` and ``TensorBoard`` record it.
@@ -54,8 +62,7 @@ class MetricMonitor(keras.callbacks.Callback):
         from kerasgan.metrics import evaluate
 
         logs = logs if logs is not None else {}
-        last = self._epochs is not None and epoch + 1 == self._epochs
-        if (epoch + 1) % self.every_n_epochs and not last:
+        if not due(epoch, self.every_n_epochs, self._epochs):
             logs[self.log_name] = math.nan
             return
         result = evaluate(self.model, [self.metric], data=self.data, split=self.split, seed=self.seed,

@@ -126,6 +126,13 @@ class ImageSource:
                 num_classes = len(class_names)
             elif labels is not None:
                 num_classes = int(labels.max()) + 1 if labels.size else 0
+        if labels is not None and labels.size and num_classes is not None and (
+                int(labels.max()) >= int(num_classes)):
+            raise DataError(
+                f"{name}: label {int(labels.max())} is not a class of "
+                f"{int(num_classes)} (0..{int(num_classes) - 1}): pass the right num_classes "
+                "(or class_names), or fix the labels"
+            )
         self.images = images
         self.labels = labels
         self.num_classes = None if num_classes is None else int(num_classes)
@@ -184,6 +191,7 @@ class ImageSource:
         drop_remainder=True,
         repeat=False,
         start_epoch=0,
+        start_step=0,
     ):
         """Builds a batched, prefetched `tf.data.Dataset` over the images.
 
@@ -210,6 +218,16 @@ class ImageSource:
           `(seed, start_epoch)`, so every pass has a new order and new flips.
           The sequence of orders is reproducible for a given seed (in a fresh
           dataset), but it is not the sequence of `repeat=True` epochs.
+        - `start_step`: skip the first `start_step` batches of the first epoch
+          (resume in the middle of an epoch; the skipped batches are never
+          read).
+
+        Under `tf.distribute` the dataset is sharded by data
+        (`AutoShardPolicy.DATA`): `fit` splits every global batch into one
+        slice per replica (worker `i` takes its replicas' slices), so N
+        workers see exactly the batches one process would. Every worker holds
+        the whole source in memory, whatever it was read from (files, TFDS or
+        arrays).
 
         Args:
             batch_size: positive int.
@@ -221,6 +239,8 @@ class ImageSource:
             drop_remainder: drop the last, partial batch of each epoch.
             repeat: endless dataset of successive epochs (see above).
             start_epoch: index of the first epoch (int ≥ 0).
+            start_step: batches of the first epoch to skip (0 ≤ start_step <
+                `num_batches(batch_size)`).
 
         Returns:
             A `tf.data.Dataset`; its cardinality is `num_batches()` when
@@ -257,6 +277,13 @@ class ImageSource:
                 f"'y' in the .npz)"
             )
         start_epoch = _check_int(start_epoch, "start_epoch", 0)
+        start_step = _check_int(start_step, "start_step", 0)
+        if start_step and start_step >= self.num_batches(batch_size, drop_remainder):
+            raise DataError(
+                f"start_step {start_step} is not inside an epoch of "
+                f"{self.num_batches(batch_size, drop_remainder)} batches: pass "
+                f"0 ≤ start_step < {self.num_batches(batch_size, drop_remainder)}"
+            )
         seed = _check_seed(seed)
         shuffle = bool(shuffle)
         flip = bool(flip)
@@ -303,7 +330,15 @@ class ImageSource:
             return x
 
         ds = epochs.flat_map(epoch_batches)
+        if start_step:
+            ds = ds.skip(start_step)  # index batches only: nothing is gathered
         ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        cardinality = tf.data.INFINITE_CARDINALITY if repeat else self.num_batches(batch_size, drop_remainder)
+        if repeat:
+            cardinality = tf.data.INFINITE_CARDINALITY
+        else:
+            cardinality = self.num_batches(batch_size, drop_remainder) - start_step
         ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
-        return ds.prefetch(tf.data.AUTOTUNE)
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)

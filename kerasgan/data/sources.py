@@ -185,6 +185,13 @@ def _finish_arrays(images, labels, *, name, resize, channels, num_classes=None, 
             f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4, "
             f"got {images.shape}: reshape the array"
         )
+    if images.shape[0] == 0:
+        raise DataError(f"{name} holds no images (shape {images.shape}): use a source with at least one image")
+    if images.shape[1] == 0 or images.shape[2] == 0:
+        raise DataError(
+            f"{name}: images are {images.shape[1]}x{images.shape[2]} pixels (shape {images.shape}): "
+            f"the file is corrupt, or the array's axes are not (N, H, W, C)"
+        )
     # Resize on the fewer channels (cheaper): before adding channels, after removing them.
     if channels is not None and channels < images.shape[-1]:
         images = convert_channels(images, channels)
@@ -453,12 +460,46 @@ def _open_image_folder(folder, split, *, resize, channels):
 # --------------------------------------------------------------------------- .npz
 
 
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip member, an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
 def _open_npz(path, split, *, resize, channels):
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise DataError(f"could not read {path}: {_reason(e)}") from e
+    # np.load would read any other bytes as a pickle and complain about pickled data
+    if head.startswith(_NPY_MAGIC):
+        raise DataError(
+            f"{path} is a .npy file (one array), not a .npz archive: save the images with "
+            f"np.savez(path, x=images, y=labels)"
+        )
+    if not head.startswith(_ZIP_MAGIC):
+        what = "is empty" if not head else "is not a .npz archive (no zip header)"
+        raise DataError(
+            f"{path} {what}: the file is corrupt or not written by np.savez; save it again "
+            f"with np.savez(path, x=images, y=labels)"
+        )
     try:
         with np.load(path, allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in npz.files}
+    except ValueError as e:
+        if "allow_pickle" in str(e):
+            raise DataError(
+                f"{path} holds object (pickled) arrays, which kerasgan does not load: save "
+                f"numeric arrays (uint8 or float images, integer labels) with np.savez"
+            ) from e
+        raise DataError(
+            f"could not read {path}: {_reason(e)}; the file is truncated or corrupt, save it "
+            f"again with np.savez"
+        ) from e
     except Exception as e:
-        raise DataError(f"could not read {path}: {_reason(e)}; save it with np.savez") from e
+        raise DataError(
+            f"could not read {path}: {_reason(e)}; the file is truncated or corrupt, save it "
+            f"again with np.savez"
+        ) from e
 
     def pick(candidates):
         for key in candidates:
@@ -666,6 +707,11 @@ def open_source(source, *, split="train", resize=None, channels=None, data_dir=N
     if not isinstance(source, (str, os.PathLike)):
         raise DataError(f"data source must be a string or path, got {type(source).__name__}: {_VALID_FORMS}")
     text = os.fspath(source)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        # "" would otherwise resolve to the current folder and open it as an image folder
+        raise DataError(f"data source {text!r} is empty: {_VALID_FORMS}")
     if not isinstance(split, str) or not split:
         raise DataError(f"split must be a non-empty string, got {split!r}: pass e.g. split='train'")
 

@@ -14,6 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasgan
+from kerasgan import precision
 from kerasgan.gan import predict
 from kerasgan.images import atomic_write
 from kerasgan.sampling import draw_inputs, infer_input_specs
@@ -79,7 +80,13 @@ def weights_sha256(model):
 
 
 def _resolve(model, family=None, num_classes=None, dataset=None):
-    """The generator to export, its input specs and its metadata."""
+    """The generator to export, its input specs and its metadata.
+
+    A generator trained in mixed precision is exported as its float32 copy
+    (:func:`kerasgan.precision.float32_copy`: every layer float32, the same
+    weights), so the exported graph's inputs, outputs and internal compute
+    are float32, and the parity check compares against that copy.
+    """
     if isinstance(model, kerasgan.GAN):
         generator = model.sampling_generator
         specs = model.generator_inputs()
@@ -98,6 +105,16 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
         raise ExportError(
             f"expected a kerasgan GAN or a Keras generator model, got {type(model).__name__}"
         )
+    compute = precision.compute_dtypes(generator)
+    trained_precision = ("mixed_float16" if "float16" in compute
+                         else "mixed_bfloat16" if "bfloat16" in compute else "float32")
+    try:
+        generator = precision.float32_copy(generator)
+    except Exception as e:
+        raise ExportError(
+            f"cannot rebuild the {trained_precision} generator in float32 for export "
+            f"({type(e).__name__}: {e}): its layers must be serializable"
+        ) from e
     outputs = generator.outputs
     if len(outputs) != 1 or len(outputs[0].shape) != 4:
         shapes = [tuple(o.shape) for o in outputs]
@@ -119,6 +136,8 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
         "outputs": [{"name": "images", "shape": image_shape, "dtype": "float32",
                      "layout": "NHWC", "value_range": [-1.0, 1.0]}],
         "ema": ema,
+        # the policy the generator computed in (the export is float32 anyway)
+        "trained_precision": trained_precision,
         "weights_sha256": weights_sha256(generator),
         "kerasgan_version": kerasgan.__version__,
         "tensorflow_version": tf.__version__,
@@ -298,6 +317,13 @@ def _atomic_directory(path, build):
     os.makedirs(parent, exist_ok=True)
     if os.path.exists(path) and not os.path.isdir(path):
         raise ExportError(f"{path} exists and is not a folder: remove it or choose another path")
+    if (os.path.isdir(path) and os.listdir(path)
+            and not os.path.exists(os.path.join(path, SAVED_MODEL_METADATA))):
+        # only an earlier export is ever replaced: never a folder of the user's files
+        raise ExportError(
+            f"{path} is a folder with other files in it (not an earlier kerasgan export): "
+            "choose a new or empty folder"
+        )
     tmp = tempfile.mkdtemp(dir=parent, prefix=f".tmp-{os.path.basename(path)}-")
     old = None
     try:
@@ -327,6 +353,8 @@ def _check_args(path, suffix=None):
         raise ExportError("no output path given")
     if suffix and not os.fspath(path).endswith(suffix):
         raise ExportError(f"{path}: an ONNX export path must end in {suffix}")
+    if suffix and os.path.isdir(path):
+        raise ExportError(f"{path} is a folder: pass a file path ending in {suffix}")
 
 
 def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
@@ -416,6 +444,8 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
         name = model.family if isinstance(model, kerasgan.GAN) else kwargs.get("family") or "generator"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise ExportError(f"export name {name!r} must be letters, digits, '_', '-' or '.'")
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ExportError(f"{out_dir} exists and is not a folder: choose a folder for the exports")
     reports = []
     for fmt in formats:
         if fmt == "onnx":

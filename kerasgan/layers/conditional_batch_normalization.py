@@ -21,6 +21,12 @@ class ConditionalBatchNormalization(keras.layers.Layer):
     Called as ``layer([x, labels], training=...)`` with integer ``labels`` of
     shape ``(batch,)`` or ``(batch, 1)``.
 
+    Under a mixed precision policy the layer works as Keras'
+    ``BatchNormalization`` does: the batch statistics, the moving averages,
+    the normalisation and the per-class scale and shift are computed in
+    float32 (the variables' dtype), and only the result is cast to the compute
+    dtype (float16 or bfloat16).
+
     Args:
         num_classes: number of classes (rows of the gamma and beta tables).
         momentum: momentum of the moving mean and variance.
@@ -57,6 +63,9 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.synchronized = bool(synchronized)
+        # The statistics in the variable dtype (float32 under a mixed policy),
+        # as keras.layers.BatchNormalization computes them.
+        self._stats_dtype = self.dtype_policy.variable_dtype
         self.batch_norm = keras.layers.BatchNormalization(
             axis=-1,
             momentum=self.momentum,
@@ -64,7 +73,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
             center=False,
             scale=False,
             synchronized=self.synchronized,
-            dtype=self.dtype_policy,
+            dtype=self._stats_dtype,
             name="batch_norm",
         )
 
@@ -86,17 +95,20 @@ class ConditionalBatchNormalization(keras.layers.Layer):
             raise ValueError("the last (channel) axis of x must be known")
         self.batch_norm.build(x_shape)
         self.gamma = self.add_weight(
-            name="gamma", shape=(self.num_classes, channels), initializer="ones"
+            name="gamma", shape=(self.num_classes, channels), initializer="ones",
+            autocast=False,
         )
         self.beta = self.add_weight(
-            name="beta", shape=(self.num_classes, channels), initializer="zeros"
+            name="beta", shape=(self.num_classes, channels), initializer="zeros",
+            autocast=False,
         )
 
     def call(self, inputs, training=None):
         if not isinstance(inputs, (list, tuple)) or len(inputs) != 2:
             raise ValueError("ConditionalBatchNormalization expects inputs [x, labels]")
         x, labels = inputs
-        x = self.batch_norm(x, training=training)
+        # float32 in (a 16-bit x is upcast), float32 statistics and output
+        x = self.batch_norm(ops.cast(x, self._stats_dtype), training=training)
         labels = ops.reshape(ops.cast(labels, "int32"), (-1,))
         gamma = ops.take(self.gamma, labels, axis=0)
         beta = ops.take(self.beta, labels, axis=0)
@@ -104,7 +116,8 @@ class ConditionalBatchNormalization(keras.layers.Layer):
         for _ in range(len(x.shape) - 2):
             gamma = ops.expand_dims(gamma, 1)
             beta = ops.expand_dims(beta, 1)
-        return x * ops.cast(gamma, x.dtype) + ops.cast(beta, x.dtype)
+        y = x * ops.cast(gamma, x.dtype) + ops.cast(beta, x.dtype)
+        return ops.cast(y, self.compute_dtype)
 
     def compute_output_shape(self, input_shape):
         x_shape, _ = self._split_shapes(input_shape)

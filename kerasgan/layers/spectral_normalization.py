@@ -22,6 +22,15 @@ so ``sigma = u^T W_mat v`` estimates the largest singular value of ``W_mat``.
 At build time ``u`` is a normal draw, normalised, improved by 15 iterations,
 and ``v = normalize(W_mat^T u)``, so ``sigma`` is accurate from the first step.
 ``normalize(x) = x / max(||x||_2, eps)``, as ``torch.nn.functional.normalize``.
+
+Mixed precision: ``W``, ``u`` and ``v`` are float32 variables (the policy's
+variable dtype) and ``sigma``, ``W / sigma`` and the power iteration are
+computed in that dtype, never in float16 or bfloat16 (a norm of a few hundred
+squares loses most of its digits there); only the normalised weight is cast to
+the layer's compute dtype for the matmul, convolution or lookup. So the
+layers' variables are created with ``autocast=False`` (Keras never casts them
+to the compute dtype on read) and the layers cast the normalised weight and the
+bias to the compute dtype themselves.
 """
 
 import keras
@@ -78,6 +87,15 @@ class SpectralNormalizationMixin:
         self.power_iterations = power_iterations
         self.eps = float(eps)
 
+    def add_weight(self, *args, **kwargs):
+        # W (and u, v, the bias) are read in their float32 variable dtype
+        # inside call, never autocast to a 16-bit compute dtype, so sigma and
+        # W / sigma are float32; call casts the result. (A layer's own
+        # `autocast = False` is not enough: Keras still autocasts the
+        # variables of a mixed-policy layer called outside any model.)
+        kwargs["autocast"] = False
+        return super().add_weight(*args, **kwargs)
+
     # -- per layer -----------------------------------------------------------
     def _sn_variable(self):
         """The raw (trainable) weight variable: the kernel (Embedding overrides)."""
@@ -113,7 +131,7 @@ class SpectralNormalizationMixin:
         # u once, after the kernel, as any variable-dependent initial value),
         # or later when Keras initialises deferred variables (in creation
         # order, so after the kernel).
-        dtype = dtype or self._sn_variable().dtype
+        dtype = dtype or self.variable_dtype
         matrix = self._sn_constant_matrix(dtype)
         u = keras.initializers.RandomNormal(0.0, 1.0)(shape=shape, dtype=dtype)
         u = _normalize(u, self.eps)
@@ -123,14 +141,15 @@ class SpectralNormalizationMixin:
 
     def _sn_initial_v(self, shape, dtype=None):
         """v = normalize(W^T u), from the initial u."""
-        dtype = dtype or self._sn_variable().dtype
+        dtype = dtype or self.variable_dtype
         matrix = self._sn_constant_matrix(dtype)
         u = ops.cast(ops.convert_to_tensor(self.u), dtype)
         return _normalize(ops.matmul(ops.transpose(matrix), ops.expand_dims(u, 1))[:, 0], self.eps)
 
     def _sn_build(self):
         rows, cols = self._sn_matrix_shape()
-        dtype = self._sn_variable().dtype
+        # the variable dtype (float32 under a mixed policy), not the compute dtype
+        dtype = self.variable_dtype
         # Non-trainable, read-only in the forward pass, written by
         # power_iteration(); "only_first_replica" makes that write legal in a
         # MirroredStrategy replica context and identical on every replica.
@@ -178,6 +197,9 @@ class SpectralNormalizationMixin:
 
     def normalized_weight(self):
         """The weight used by the forward pass, ``W / sigma``, in ``W``'s shape.
+
+        Computed in the variable dtype (float32 under mixed precision); the
+        forward pass casts it to the compute dtype.
 
         Returns:
             A tensor with the shape of the raw kernel (embedding table).
@@ -293,9 +315,10 @@ class SNDense(SpectralNormalizationMixin, keras.layers.Dense):
         self._sn_init(power_iterations, eps, kwargs)
 
     def call(self, inputs, training=None):
-        x = ops.matmul(inputs, self.normalized_weight())
+        dtype = self.compute_dtype
+        x = ops.matmul(ops.cast(inputs, dtype), ops.cast(self.normalized_weight(), dtype))
         if self.bias is not None:
-            x = ops.add(x, self.bias)
+            x = ops.add(x, ops.cast(self.bias, dtype))
         if self.activation is not None:
             x = self.activation(x)
         return x
@@ -342,13 +365,15 @@ class SNConv2D(SpectralNormalizationMixin, keras.layers.Conv2D):
         self._sn_init(power_iterations, eps, kwargs)
 
     def call(self, inputs):
-        outputs = self.convolution_op(inputs, self.normalized_weight())
+        dtype = self.compute_dtype
+        outputs = self.convolution_op(ops.cast(inputs, dtype),
+                                      ops.cast(self.normalized_weight(), dtype))
         if self.use_bias:
             if self.data_format == "channels_last":
                 bias_shape = (1,) * (self.rank + 1) + (self.filters,)
             else:
                 bias_shape = (1, self.filters) + (1,) * self.rank
-            outputs = ops.add(outputs, ops.reshape(self.bias, bias_shape))
+            outputs = ops.add(outputs, ops.reshape(ops.cast(self.bias, dtype), bias_shape))
         if self.activation is not None:
             return self.activation(outputs)
         return outputs
@@ -403,6 +428,7 @@ class SNEmbedding(SpectralNormalizationMixin, keras.layers.Embedding):
     def call(self, inputs):
         if inputs.dtype != "int32" and inputs.dtype != "int64":
             inputs = ops.cast(inputs, "int32")
+        # W / sigma in float32, looked up, then cast to the compute dtype
         outputs = ops.take(self.normalized_weight(), inputs, axis=0)
         return ops.cast(outputs, dtype=self.compute_dtype)
 

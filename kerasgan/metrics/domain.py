@@ -30,6 +30,7 @@ import dataclasses
 import os
 
 from kerasgan.cache import file_sha256
+from kerasgan.metrics.stats import MetricInputError
 
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
 """Folder of the committed weight files, inside the package."""
@@ -49,9 +50,10 @@ CIFAR10_CLASS_NAMES = (
 )
 
 
-class DomainWeightsError(RuntimeError):
+class DomainWeightsError(MetricInputError, RuntimeError):
     """A domain network's weight file is missing or is not the expected one; the message
-    names the file and what to do."""
+    names the file and what to do. A ``MetricInputError`` (so ``kerasgan evaluate`` prints
+    it as one line) and, as before, a ``RuntimeError``."""
 
 
 # --------------------------------------------------------------------------- networks

@@ -232,6 +232,10 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
     if not metrics:
         raise MetricInputError("no metrics given: e.g. fid10k,kid10k")
     specs = [get_metric(m) for m in metrics]
+    seed = _check_int(seed, "seed", 0)
+    batch_size = _check_int(batch_size, "batch_size", 1)
+    if num_gen is not None:
+        num_gen = _check_int(num_gen, "num_gen", 1)
     sample, num_classes, image_shape = make_sampler(model)
     needs_real = [m for m in specs if m.num_real]
     real_images, data_name = _load_real(data, split, image_shape) if needs_real else (None, None)
@@ -240,7 +244,7 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
             f"{', '.join(m.name for m in needs_real)} compare with real images: give the data"
         )
     if real_images is not None:
-        real_images = check_images(real_images, "real images")
+        real_images = check_images(real_images, "real images", unit_range_ok=False)
         if image_shape and tuple(real_images.shape[1:]) != tuple(image_shape):
             raise MetricInputError(
                 f"generated images are {'x'.join(map(str, image_shape))} but the real ones "
@@ -266,6 +270,8 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         network = get_network(network_name)
         if image_shape:
             network.check_shape(image_shape)
+        elif real_images is not None and any(m.num_real for m in group):
+            network.check_shape(real_images.shape[1:])  # before counting samples
         counts = {m.name: int(num_gen or m.num_gen) for m in group}
         for m in group:  # fail before minutes of feature extraction, not after
             if m.kind == "fid":
@@ -329,6 +335,13 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
     return results
 
 
+def _check_int(value, name, minimum):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
+            or value < minimum:
+        raise MetricInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
 def _too_few(metric, name, dims, got):
     return (f"{metric} needs more than {dims} {name} samples (the feature size) for a "
             f"full-rank covariance, got {got}: use more samples or a metric with a smaller "
@@ -362,6 +375,12 @@ def _compute(m, gen, real, logits, correct, count, seed):
 def write_results(results, path):
     """Writes results as JSON, atomically."""
     from kerasgan.images import atomic_write
+
+    if os.path.isdir(path):
+        raise MetricInputError(
+            f"cannot write the results to {path}: it is a folder; give a file such as "
+            f"{os.path.join(path, 'metrics.json')}"
+        )
 
     def write(tmp):
         with open(tmp, "w") as f:

@@ -26,15 +26,22 @@ from kerasgan.metrics.stats import MetricInputError
 PREPROCESS_VERSION = "uint8-bilinear299-v1"
 
 
-def check_images(images, name="images"):
+def check_images(images, name="images", unit_range_ok=True):
     """Validates a batch of NHWC images and returns it as uint8.
 
     Args:
-        images: uint8 in [0, 255], or float in [-1, 1] (a generator's output).
+        images: uint8 in [0, 255] (other integer types too, when their values are
+            in [0, 255]), or float in [-1, 1] (a generator's output).
+        name: what the images are, for the messages ("generated images", "real
+            images").
+        unit_range_ok: when False, a float batch with no value below 0 is refused
+            as probably [0, 1] images (``x / 255``), which [-1, 1] would read as
+            grey to white. Real data checks this; a generator's tanh output does not.
 
     Raises:
-        MetricInputError: not NHWC with 1 or 3 channels, empty, NaN/Inf, or a
-            float batch outside [-1, 1].
+        MetricInputError: not NHWC with 1 or 3 channels, empty, NaN/Inf, integers
+            outside [0, 255], a float batch outside [-1, 1] (or, with
+            ``unit_range_ok=False``, inside [0, 1]).
     """
     x = np.asarray(images)
     if x.ndim != 4 or x.shape[-1] not in (1, 3) or not len(x):
@@ -43,17 +50,32 @@ def check_images(images, name="images"):
         )
     if x.dtype == np.uint8:
         return x
-    if x.dtype.kind not in "fiu":
+    if x.dtype.kind in "iu":  # integer pixels of another dtype (int64 from a CSV, say)
+        low, high = int(x.min()), int(x.max())
+        if low < 0 or high > 255:
+            raise MetricInputError(
+                f"{name} are {x.dtype} with values {low}..{high}: integer images must be pixels "
+                "in [0, 255]; pass uint8 pixels or floats in [-1, 1]"
+            )
+        return x.astype(np.uint8)
+    if x.dtype.kind != "f":
         raise MetricInputError(f"{name} have dtype {x.dtype}: expected uint8 or float in [-1, 1]")
     x = x.astype(np.float32)
     if not np.all(np.isfinite(x)):
         bad = int(np.argwhere(~np.isfinite(x).reshape(len(x), -1).all(axis=1))[0][0])
-        raise MetricInputError(f"{name} contain NaN or Inf (first at image {bad}): the generator diverged")
+        hint = ("the generator diverged" if name.startswith("generated")
+                else "clean the data or drop those images")
+        raise MetricInputError(f"{name} contain NaN or Inf (first at image {bad}): {hint}")
     low, high = float(x.min()), float(x.max())
     if low < -1.001 or high > 1.001:
         raise MetricInputError(
             f"{name} are outside [-1, 1] (min {low:.3g}, max {high:.3g}): pass generator output "
             "(tanh range) or uint8 pixels; map [0, 255] floats with x / 127.5 - 1"
+        )
+    if not unit_range_ok and low >= 0.0 and x.size > 1:
+        raise MetricInputError(
+            f"{name} are floats in [0, 1] (min {low:.3g}, max {high:.3g}), not [-1, 1]: "
+            "map them with x * 2 - 1, or pass uint8 pixels"
         )
     return np.clip(np.rint((x + 1.0) * 127.5), 0, 255).astype(np.uint8)
 

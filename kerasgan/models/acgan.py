@@ -3,6 +3,7 @@
 import keras
 from keras import layers, ops
 
+from kerasgan import precision
 from kerasgan.models import register
 from kerasgan.models.conditional import ConditionalGAN, label_input
 from kerasgan.models.dcgan import (
@@ -90,8 +91,9 @@ class ACGAN(ConditionalGAN):
         self.image_shape = validate_image_shape(image_shape)
         self.width = int(width)
         self.class_weight = float(class_weight)
-        generator = build_generator(self.image_shape, self.num_classes, latent_dim, self.width)
-        discriminator = build_discriminator(self.image_shape, self.num_classes, self.width)
+        with precision.dtype_scope(kwargs.get("dtype")):
+            generator = build_generator(self.image_shape, self.num_classes, latent_dim, self.width)
+            discriminator = build_discriminator(self.image_shape, self.num_classes, self.width)
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
 
     def penalty_names(self):

@@ -3,6 +3,7 @@
 import keras
 from keras import layers
 
+from kerasgan import precision
 from kerasgan.models import register
 from kerasgan.models.conditional import ConditionalGAN, label_input
 from kerasgan.models.dcgan import (
@@ -85,9 +86,10 @@ class CGAN(ConditionalGAN):
         self.image_shape = validate_image_shape(image_shape)
         self.width = int(width)
         self.embed_dim = int(embed_dim)
-        generator = build_generator(self.image_shape, self.num_classes, latent_dim,
-                                    self.width, self.embed_dim)
-        discriminator = build_discriminator(self.image_shape, self.num_classes, self.width)
+        with precision.dtype_scope(kwargs.get("dtype")):
+            generator = build_generator(self.image_shape, self.num_classes, latent_dim,
+                                        self.width, self.embed_dim)
+            discriminator = build_discriminator(self.image_shape, self.num_classes, self.width)
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
 
     def get_config(self):

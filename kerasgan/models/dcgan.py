@@ -4,6 +4,7 @@ import keras
 from keras import layers
 
 from kerasgan.gan import GAN
+from kerasgan import precision
 from kerasgan.models import register
 
 
@@ -190,10 +191,11 @@ class DCGAN(GAN):
     def __init__(self, image_shape=(28, 28, 1), latent_dim=100, width=64, **kwargs):
         self.image_shape = validate_image_shape(image_shape)
         self.width = int(width)
-        generator = build_generator(self.image_shape, latent_dim, self.width)
-        discriminator = build_discriminator(
-            self.image_shape, self.width, normalization=self.discriminator_normalization
-        )
+        with precision.dtype_scope(kwargs.get("dtype")):
+            generator = build_generator(self.image_shape, latent_dim, self.width)
+            discriminator = build_discriminator(
+                self.image_shape, self.width, normalization=self.discriminator_normalization
+            )
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
 
     def get_config(self):

@@ -4,6 +4,7 @@ import keras
 from keras import layers, ops
 
 from kerasgan.gan import GAN
+from kerasgan import precision
 from kerasgan.models import register
 from kerasgan.models.dcgan import (
     _init, discriminator_trunk, generator_trunk, validate_image_shape,
@@ -114,10 +115,11 @@ class InfoGAN(GAN):
         self.width = int(width)
         self.info_weight = float(info_weight)
         self.continuous_weight = float(continuous_weight)
-        generator = build_generator(self.image_shape, latent_dim, self.num_categories,
-                                    self.num_continuous, self.width)
-        discriminator = build_discriminator(self.image_shape, self.num_categories,
-                                            self.num_continuous, self.width)
+        with precision.dtype_scope(kwargs.get("dtype")):
+            generator = build_generator(self.image_shape, latent_dim, self.num_categories,
+                                        self.num_continuous, self.width)
+            discriminator = build_discriminator(self.image_shape, self.num_categories,
+                                                self.num_continuous, self.width)
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
 
     def generator_inputs(self):
@@ -149,6 +151,8 @@ class InfoGAN(GAN):
         (constants dropped), weighted."""
         _, c_cat, c_cont = generator_inputs
         _, q_cat, q_cont = fake_out
+        # in float32, whatever the discriminator computes in
+        q_cat, q_cont = ops.cast(q_cat, "float32"), ops.cast(q_cont, "float32")
         cat = keras.losses.sparse_categorical_crossentropy(c_cat, q_cat, from_logits=True)
         cont = 0.5 * ops.sum(ops.square(ops.cast(c_cont, "float32") - q_cont), axis=-1)
         return self.info_weight * cat + self.continuous_weight * cont

@@ -5,6 +5,7 @@ from keras import layers
 
 from kerasgan.gan import GAN
 from kerasgan.layers import ConditionalBatchNormalization, SNConv2D, SNDense, SNEmbedding
+from kerasgan import precision
 from kerasgan.models import register
 from kerasgan.models.conditional import label_input, validate_num_classes
 from kerasgan.models.dcgan import upsampling_plan, validate_image_shape
@@ -170,8 +171,10 @@ class SNGAN(GAN):
         self.image_shape = validate_image_shape(image_shape)
         self.g_width = int(g_width)
         self.d_width = int(d_width)
-        generator = build_generator(self.image_shape, latent_dim, self.g_width, self.num_classes)
-        discriminator = build_discriminator(self.image_shape, self.d_width, self.num_classes)
+        with precision.dtype_scope(kwargs.get("dtype")):
+            generator = build_generator(self.image_shape, latent_dim, self.g_width,
+                                        self.num_classes)
+            discriminator = build_discriminator(self.image_shape, self.d_width, self.num_classes)
         super().__init__(generator, discriminator, latent_dim=latent_dim, **kwargs)
 
     def default_optimizers(self):

@@ -60,7 +60,9 @@ class WGANGP(DCGAN):
         )
 
     def discriminator_penalty(self, real, fake, noise, labels=None):
-        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise)
+        # float32, loss-scaled inside under mixed_float16 (see kerasgan.penalties)
+        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise,
+                                        loss_scale=self.penalty_loss_scale())
         penalty, logs = super().discriminator_penalty(real, fake, noise, labels)
         total = self.gp_weight * gp if penalty is None else self.gp_weight * gp + penalty
         return total, {"gp": gp, **logs}

@@ -498,3 +498,23 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
             f"could not fetch {relpath}: " + "; ".join(problems) +
             f". Check the network, or set {ENV_VAR} to a mirror URL or a folder holding "
             f"this file")
+
+
+# --- kerasgan.zoo.download is both this module and the function -------------------------
+#
+# ``kerasgan.zoo`` exports the function ``download(name)`` (kerasgan.zoo.api), but the
+# package attribute ``download`` is this submodule as soon as it is imported (Python
+# sets it on the package at import), so ``kerasgan.zoo.download("dcgan-mnist")`` called
+# a module. Calling the module runs the function; ``download.fetch``,
+# ``download.ENV_VAR`` and friends stay reachable as module attributes.
+
+class _CallableModule(type(sys)):
+    def __call__(self, name, role="generator", progress=True):
+        """``kerasgan.zoo.download(name)``: fetch (once) and verify a file of zoo
+        entry ``name``; returns its local path (see :func:`kerasgan.zoo.api.download`)."""
+        from kerasgan.zoo.api import download
+
+        return download(name, role=role, progress=progress)
+
+
+sys.modules[__name__].__class__ = _CallableModule

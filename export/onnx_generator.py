@@ -12,7 +12,12 @@ next to an ``.onnx`` file made by ``kerasgan export`` and::
 Seeds mean the same thing as in kerasgan: ``gen.generate(n, seed=s)`` returns
 the images ``gan.generate(n, seed=s)`` returns in Keras (one
 ``numpy.random.default_rng(seed)``; inputs drawn in the order the metadata lists
-them, one call per input for the whole batch; caller-given labels draw nothing).
+them, one call per input for the whole batch; caller-given labels and codes, and
+"fixed" inputs such as StyleGAN2's ``truncation_psi``, draw nothing).
+
+A StyleGAN2 export takes its truncation as an input::
+
+    images = gen.generate(16, seed=3, truncation_psi=0.7)   # or codes={"truncation_psi": 0.7}
 
 This file deliberately repeats small pieces of kerasgan (``check_labels``,
 ``check_code``, the labels rule of ``resolve_labels``, the grid and the atomic
@@ -290,8 +295,9 @@ class OnnxGenerator:
     def sample_inputs(self, n, seed=None, labels=None, codes=None):
         """The model's inputs for ``n`` images: kerasgan's seed rule (module docstring).
 
-        ``codes`` fixes other inputs by name (InfoGAN's ``c_cat``, ``c_cont``):
-        one value for all images, or ``n``; like labels, they draw nothing.
+        ``codes`` fixes other inputs by name (InfoGAN's ``c_cat``, ``c_cont``,
+        StyleGAN2's ``truncation_psi``): one value for all images, or ``n``;
+        like labels, they draw nothing.
         """
         n = int(n)
         rng = np.random.default_rng(check_seed(seed))
@@ -316,6 +322,8 @@ class OnnxGenerator:
                 feed[name] = rng.integers(0, spec["num_classes"], shape).astype("int32")
             elif sampler == "uniform":
                 feed[name] = rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"])
+            elif sampler == "fixed":  # a setting (truncation_psi): its default, no draw
+                feed[name] = np.full(shape, spec["value"], dtype=spec["dtype"])
             else:
                 raise ModelError(
                     f"{self.path}: input {name!r} has sampler {sampler!r}, "
@@ -371,7 +379,8 @@ class OnnxGenerator:
             raise ValueError("the inputs hold no rows: give a batch of at least one")
         return self.session.run([self.output_name], checked)[0]
 
-    def generate(self, n, seed=None, labels=None, batch_size=64, codes=None):
+    def generate(self, n, seed=None, labels=None, batch_size=64, codes=None,
+                 truncation_psi=None):
         """``n`` images, float32 NHWC in [-1, 1].
 
         Args:
@@ -381,7 +390,13 @@ class OnnxGenerator:
                 ``n`` classes, or ``"random"`` (drawn uniformly from the seed).
             batch_size: images per ONNX Runtime call.
             codes: dict fixing other inputs by name (InfoGAN's codes).
+            truncation_psi: StyleGAN2's truncation (1: none, 0: the average
+                image), the same as ``codes={"truncation_psi": psi}``.
         """
+        if truncation_psi is not None:
+            if not any(spec["name"] == "truncation_psi" for spec in self.inputs):
+                raise ValueError(f"this {self.family} generator has no truncation_psi input")
+            codes = dict(codes or {}, truncation_psi=truncation_psi)
         n = int(n)
         if n < 1:
             raise ValueError(f"n must be a positive number of images, got {n}")

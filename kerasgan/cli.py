@@ -84,6 +84,16 @@ def build_parser():
                    help="discriminator width, for families with separate widths (sngan)")
     t.add_argument("--ema-decay", type=float, help="keep an EMA generator (e.g. 0.999)")
     t.add_argument("--d-steps", type=_positive("--d-steps"), help="discriminator steps per generator step")
+    t.add_argument("--channel-base", type=_positive("--channel-base"),
+                   help="channels at resolution r: min(channel_base // r, width) (progan, stylegan2)")
+    t.add_argument("--stable-images", type=int, metavar="N",
+                   help="progressive growing (progan): training images per stabilisation phase")
+    t.add_argument("--fade-images", type=int, metavar="N",
+                   help="progressive growing (progan): training images per fade-in phase")
+    t.add_argument("--r1-gamma", type=float, metavar="GAMMA",
+                   help="R1 penalty weight (stylegan2; default by resolution)")
+    t.add_argument("--pl-weight", type=float, metavar="W",
+                   help="path-length regularisation weight (stylegan2; 2, 0 disables it)")
     t.add_argument("--no-labels", action="store_true",
                    help="train a family that can be either (sngan) unconditionally even when "
                         "the data has labels")
@@ -104,6 +114,8 @@ def build_parser():
     s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
     s.add_argument("--label", type=int,
                    help="class of every sample (conditional families; default: one row per class)")
+    s.add_argument("--truncation-psi", type=float, metavar="PSI",
+                   help="truncation (stylegan2): 1 none, 0 the average image, e.g. 0.7")
 
     e = sub.add_parser("export", help="export a run's generator to ONNX and/or SavedModel")
     e.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
@@ -126,6 +138,8 @@ def build_parser():
                    help="override the generated-sample count (quick checks)")
     v.add_argument("--batch-size", type=_positive("--batch-size"), default=64)
     v.add_argument("--no-cache", action="store_true", help="recompute the reference statistics")
+    v.add_argument("--truncation-psi", type=float, metavar="PSI",
+                   help="evaluate samples truncated with PSI (stylegan2), e.g. 0.7")
 
     z = sub.add_parser("zoo", help="pretrained generators: list, info, download, sample, export")
     zsub = z.add_subparsers(dest="zoo_command")
@@ -194,6 +208,18 @@ def _train(args):
             raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}"
                            + (f": use {' / '.join(options)}" if options else ""))
         model[key] = value
+    for key in ("channel_base", "stable_images", "fade_images"):  # progan's options
+        value = getattr(args, key)
+        if value is not None:
+            if key not in accepted:
+                raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
+            model[key] = value
+    for key in ("r1_gamma", "pl_weight"):  # stylegan2's options
+        value = getattr(args, key)
+        if value is not None:
+            if key not in accepted:
+                raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
+            model[key] = value
     try:
         cls(**model)  # validates the configuration against the data before training
     except ValueError as e:
@@ -271,6 +297,12 @@ def _write_samples(gan, args, what):
     """The PNG grid of ``kerasgan sample`` / ``zoo sample``; returns the count."""
     from kerasgan.images import save_grid
 
+    psi = getattr(args, "truncation_psi", None)
+    if psi is not None:
+        _check_truncation(gan, psi, what)
+        images = gan.generate(args.n, seed=args.seed, codes={"truncation_psi": psi})
+        save_grid(images, args.out, scale=args.scale)
+        return len(images)
     if args.label is not None:
         if not gan.num_classes:
             raise CLIError(f"{what} is an unconditional {gan.family}: it takes no --label")
@@ -281,6 +313,20 @@ def _write_samples(gan, args, what):
         images, nrow = gan.sample_grid(args.n, seed=args.seed)
     save_grid(images, args.out, nrow=nrow, scale=args.scale)
     return len(images)
+
+
+def _check_truncation(gan, psi, what):
+    """Refuses --truncation-psi for a model without that input, or a non-finite value."""
+    import math
+
+    if not hasattr(gan, "generator_inputs"):
+        raise CLIError(f"{what} holds a bare {type(gan).__name__}: --truncation-psi needs "
+                       "a run folder or a GAN .keras file")
+    names = [spec["name"] for spec in gan.generator_inputs()]
+    if "truncation_psi" not in names:
+        raise CLIError(f"{what} is a {gan.family} model: --truncation-psi applies to stylegan2")
+    if not math.isfinite(psi):
+        raise CLIError(f"--truncation-psi must be a finite number, got {psi}")
 
 
 def _export(args):
@@ -336,6 +382,9 @@ def _evaluate(args):
     data = args.data or record.get("data", {}).get("source")
     split = args.split or (record.get("data", {}).get("split") if not args.data else None) or "train"
     model = runs.load_run(args.run)
+    if args.truncation_psi is not None:
+        _check_truncation(model, args.truncation_psi, args.run)
+        model = _truncated_sampler(model, args.truncation_psi)
     results = metrics.evaluate(model, names, data=data, split=split, seed=args.seed,
                                batch_size=args.batch_size, num_gen=args.num_gen,
                                use_cache=not args.no_cache, verbose=True)
@@ -349,6 +398,17 @@ def _evaluate(args):
                                "versions": runs.versions(), "kerasgan": kerasgan.__version__},
                               args.out)
         print(f"kerasgan: wrote {args.out}")
+
+
+def _truncated_sampler(gan, psi):
+    """``sample(n, seed, labels=None)`` of ``gan`` with its truncation at ``psi``,
+    the sampler form :func:`kerasgan.metrics.evaluate` takes."""
+    def sample(n, seed, labels=None):
+        return gan.generate(n, seed=seed, labels=labels, codes={"truncation_psi": psi})
+
+    sample.image_shape = tuple(gan.generator.output_shape[1:])
+    sample.num_classes = gan.num_classes
+    return sample
 
 
 def _zoo(args):

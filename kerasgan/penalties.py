@@ -1,4 +1,5 @@
-"""Input-gradient penalties for discriminators.
+"""Input-gradient penalties: for discriminators (gradient penalty, R1) and
+StyleGAN2's path-length regulariser for generators.
 
 These are the only places, with the GAN train step, that use TensorFlow directly:
 they need gradients with respect to the *inputs*. Each returns a **per-example**
@@ -107,3 +108,72 @@ def r1_penalty(discriminator, real, training=True, loss_scale=None):
     real = tf.cast(real, tf.float32)
     grads = _input_gradient(discriminator, real, training, loss_scale)
     return _per_example_sq_norm(grads)
+
+
+def path_lengths(synthesis, ws, y, loss_scale=None):
+    """Per-example path lengths ``||J_w^T y||_2`` of a style-based generator.
+
+    ``J_w`` is the Jacobian of the images with respect to the per-layer
+    latents ``ws``; ``y`` is a random image (the caller draws it from
+    ``N(0, 1)`` and divides by ``sqrt(H * W)``, as the official code does, so
+    the lengths do not depend on the resolution). The gradient of
+    ``sum(images * y)`` with respect to ``ws`` is ``J_w^T y``; its squared norm
+    is summed over ``w_dim``, averaged over the ``num_ws`` layers, and
+    square-rooted (StyleGAN2-ADA ``loss.py``).
+
+    Float32 as the other penalties: ``ws`` is cast to float32 before the
+    gradient is taken, the product with ``y`` is summed in float32, and under
+    ``mixed_float16`` the inner gradient is loss-scaled by ``loss_scale``.
+
+    Args:
+        synthesis: a callable ``ws -> images`` (training mode, noise inputs
+            bound by the caller); the gradient flows through it to its
+            weights, and through ``ws`` to whatever made them.
+        ws: ``(batch, num_ws, w_dim)`` latents.
+        y: ``(batch, H, W, C)`` random images, already scaled.
+        loss_scale: None, or the loss scale of a float16 generator.
+
+    Returns:
+        ``(batch,)`` float32 path lengths.
+
+    References:
+        Karras et al., "Analyzing and Improving the Image Quality of
+        StyleGAN", CVPR 2020, section 3.2, equation 4.
+    """
+    ws = tf.cast(ws, tf.float32)
+    y = tf.cast(y, tf.float32)
+    scale = None
+    if loss_scale is not None:
+        scale = tf.stop_gradient(tf.cast(tf.convert_to_tensor(loss_scale), tf.float32))
+    with tf.GradientTape() as tape:
+        tape.watch(ws)
+        images = tf.cast(synthesis(ws), tf.float32)
+        total = tf.reduce_sum(images * y)
+        if scale is not None:
+            total = total * scale
+    grads = tf.cast(tape.gradient(total, ws), tf.float32)
+    if scale is not None:
+        grads = grads / scale
+    return tf.sqrt(tf.reduce_mean(tf.reduce_sum(tf.square(grads), axis=2), axis=1))
+
+
+def path_length_penalty(lengths, pl_mean):
+    """Path-length penalty ``(||J_w^T y||_2 - a)^2`` per example.
+
+    ``a`` is the running mean of the path lengths (``pl_mean``, updated by the
+    caller with decay 0.01 before the call, as in the official code); it is a
+    constant here (``stop_gradient``). The usual loss term is
+    ``pl_weight * path_length_penalty(...)`` with ``pl_weight = 2``.
+
+    Args:
+        lengths: ``(batch,)`` path lengths from :func:`path_lengths`.
+        pl_mean: scalar target ``a``.
+
+    Returns:
+        ``(batch,)`` float32 penalty.
+
+    References:
+        Karras et al., CVPR 2020, equation 4.
+    """
+    target = tf.stop_gradient(tf.cast(pl_mean, tf.float32))
+    return tf.square(tf.cast(lengths, tf.float32) - target)

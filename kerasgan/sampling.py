@@ -11,6 +11,8 @@ JSON in an exported model's metadata)::
      "num_classes": 10}
     {"name": "c_cont", "shape": [2], "dtype": "float32", "sampler": "uniform",
      "low": -1.0, "high": 1.0}
+    {"name": "truncation_psi", "shape": [], "dtype": "float32", "sampler": "fixed",
+     "value": 1.0}
 
 ``sampler`` says how the input is drawn:
 
@@ -19,27 +21,35 @@ JSON in an exported model's metadata)::
   the caller (``labels=``);
 - ``"categorical"``: an unsupervised categorical code in ``[0, num_classes)``
   (InfoGAN), drawn uniformly or given by the caller (``codes=``);
-- ``"uniform"``: uniform in ``[low, high)`` (InfoGAN's continuous codes).
+- ``"uniform"``: uniform in ``[low, high)`` (InfoGAN's continuous codes);
+- ``"fixed"``: not random: ``value`` unless the caller gives it (``codes=``),
+  e.g. StyleGAN2's ``truncation_psi`` (1.0: no truncation). It draws nothing,
+  so adding such an input leaves the images of every seed as they were.
 
 The seed rule, shared by :meth:`kerasgan.GAN.generate` and the TensorFlow-free
 deployment kit in ``export/``: one ``numpy.random.default_rng(seed)``; the
 inputs are drawn in spec order, each as one call for the whole batch
 (``standard_normal((n, *shape))``, ``integers(0, num_classes, (n, *shape))``,
 ``uniform(low, high, (n, *shape))``); inputs given by the caller (labels,
-codes) consume no draws. So a seed gives the same images in Keras, in a
+codes) and ``"fixed"`` inputs consume no draws. So a seed gives the same images in Keras, in a
 SavedModel and in ONNX Runtime on any machine.
 """
 
 import numpy as np
 
-SAMPLERS = ("normal", "labels", "categorical", "uniform")
+SAMPLERS = ("normal", "labels", "categorical", "uniform", "fixed")
+
+#: float inputs that are settings, not latents, recognised by name with shape
+#: ``()``: ``{name: default value}`` (a ``"fixed"`` spec).
+FIXED_INPUTS = {"truncation_psi": 1.0}
 
 
 def infer_input_specs(model, num_classes=None):
     """Specs for a Keras generator's inputs, read from its ``inputs``.
 
-    A floating input is a ``"normal"`` latent; an integer input is ``"labels"``
-    and needs ``num_classes``.
+    A floating input is a ``"normal"`` latent, except a scalar one named in
+    :data:`FIXED_INPUTS` (``truncation_psi``), which is ``"fixed"`` at its
+    default; an integer input is ``"labels"`` and needs ``num_classes``.
 
     Raises:
         ValueError: an integer input without ``num_classes``, or an input whose
@@ -55,7 +65,10 @@ def infer_input_specs(model, num_classes=None):
                 f"{tuple(tensor.shape)}: give it a fixed shape"
             )
         dtype = str(tensor.dtype)
-        if "float" in dtype:
+        if "float" in dtype and name in FIXED_INPUTS and not shape:
+            specs.append({"name": name, "shape": shape, "dtype": "float32", "sampler": "fixed",
+                          "value": float(FIXED_INPUTS[name])})
+        elif "float" in dtype:
             specs.append({"name": name, "shape": shape, "dtype": "float32", "sampler": "normal"})
         elif "int" in dtype:
             if not num_classes:
@@ -179,7 +192,8 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
         labels: class labels for a ``"labels"`` input: one int for all images, or
             ``n`` ints; drawn uniformly when None.
         codes: optional dict ``{input name: value}`` fixing other inputs (e.g.
-            InfoGAN's ``c_cat`` / ``c_cont``): one value for all images or ``n``.
+            InfoGAN's ``c_cat`` / ``c_cont``, StyleGAN2's ``truncation_psi``): one
+            value for all images or ``n``.
 
     Returns:
         A list of numpy arrays in spec order.
@@ -208,6 +222,8 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
             out.append(rng.integers(0, spec["num_classes"], shape).astype("int32"))
         elif sampler == "uniform":
             out.append(rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"]))
+        elif sampler == "fixed":
+            out.append(np.full(shape, spec["value"], dtype=spec["dtype"]))
         else:
             raise ValueError(f"unknown sampler {sampler!r} in input {spec['name']!r}")
     return out
@@ -231,6 +247,8 @@ def draw_tensors(specs, batch_size, seed_generator):
         elif sampler == "uniform":
             out.append(keras.random.uniform(shape, spec["low"], spec["high"],
                                             seed=seed_generator))
+        elif sampler == "fixed":
+            out.append(keras.ops.full(shape, spec["value"], dtype=spec["dtype"]))
         else:
             raise ValueError(f"unknown sampler {sampler!r} in input {spec['name']!r}")
     return out

@@ -150,6 +150,10 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
 def _parity(target, runners, batch_sizes, atol, seed):
     """Runs Keras and each runner on fresh inputs; raises ExportError on a mismatch.
 
+    One run per batch size with every input as ``generate`` draws it, and, for
+    a generator with ``"fixed"`` inputs (``truncation_psi``), one more with
+    them at half their default value.
+
     Returns:
         ``{runner: max abs difference vs Keras over all batch sizes}``, plus the
         seed of the inputs under ``"seed"``.
@@ -157,8 +161,15 @@ def _parity(target, runners, batch_sizes, atol, seed):
     if seed is None:
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     worst = {name: 0.0 for name in runners}
-    for i, batch in enumerate(batch_sizes):
-        inputs = draw_inputs(target.specs, batch, seed=[seed, i])
+    cases = [(batch, None) for batch in batch_sizes]
+    # a "fixed" input (StyleGAN2's truncation_psi) is checked away from its
+    # default too, so the part of the graph it controls is compared
+    fixed = {s["name"]: 0.5 * s["value"] if s["value"] else 0.5
+             for s in target.specs if s["sampler"] == "fixed"}
+    if fixed:
+        cases.append((max(batch_sizes), fixed))
+    for i, (batch, codes) in enumerate(cases):
+        inputs = draw_inputs(target.specs, batch, seed=[seed, i], codes=codes)
         expected = target.keras_run(inputs)
         for name, run in runners.items():
             got = np.asarray(run(inputs), dtype="float32")

@@ -35,6 +35,7 @@ Example:
 """
 
 from kerasgan.layers.conditional_batch_normalization import ConditionalBatchNormalization
+from kerasgan.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.layers.spectral_normalization import (
     SNConv2D,
     SNDense,
@@ -50,6 +51,10 @@ __all__ = [
     "SNEmbedding",
     "SpectralNormalizationMixin",
     "ConditionalBatchNormalization",
+    "EqualizedDense",
+    "EqualizedConv2D",
+    "PixelNorm",
+    "MinibatchStdDev",
     "power_iterate",
     "spectral_norm_layers",
 ]

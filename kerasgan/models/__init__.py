@@ -57,7 +57,9 @@ from kerasgan.models.cgan import CGAN  # noqa: E402
 from kerasgan.models.acgan import ACGAN  # noqa: E402
 from kerasgan.models.infogan import InfoGAN  # noqa: E402
 from kerasgan.models.sngan import SNGAN  # noqa: E402
+from kerasgan.models.stylegan2 import StyleGAN2  # noqa: E402
+from kerasgan.models.progan import ProGAN  # noqa: E402
 
-__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN",
+__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN",
            "register", "names", "get",
            "get_class"]

@@ -388,3 +388,42 @@ def test_bad_input_is_clear():
         gan.generate(2, seed=0, truncation_psi=[0.5, 0.5, 0.5])
     with pytest.raises(ValueError, match="unconditional"):
         gan.generate(2, labels=1)
+
+
+# ---------------------------------------------------------------------- CLI
+def test_cli_trains_samples_with_truncation_and_refuses_it_elsewhere(tmp_path, capsys):
+    from PIL import Image
+
+    from kerasgan import cli
+    from kerasgan.images import make_grid
+
+    rng = np.random.default_rng(0)
+    data = tmp_path / "eights.npz"
+    np.savez(data, x=rng.integers(0, 255, (32, 8, 8, 1)).astype(np.uint8))
+    out = tmp_path / "sg2"
+    flags = ["--g-width", "8", "--d-width", "8", "--latent-dim", "8", "--batch-size", "16",
+             "--r1-gamma", "0.5", "--pl-weight", "1", "--quiet"]
+    keras.backend.clear_session()
+    assert cli.main(["train", "stylegan2", "--data", str(data), "--epochs", "1",
+                     "--out", str(out), *flags]) == 0
+    gan = keras.saving.load_model(out / "gan.keras")
+    assert gan.r1_gamma == 0.5 and gan.pl_weight == 1.0 and gan.ema_generator is not None
+    png = tmp_path / "psi.png"
+    assert cli.main(["sample", str(out), "--n", "4", "--seed", "3", "--truncation-psi", "0.5",
+                     "--out", str(png)]) == 0
+    expected = make_grid(gan.generate(4, seed=3, truncation_psi=0.5))
+    np.testing.assert_array_equal(np.asarray(Image.open(png)).reshape(expected.shape), expected)
+    assert not np.array_equal(expected, make_grid(gan.generate(4, seed=3)))
+    capsys.readouterr()
+    assert cli.main(["sample", str(out), "--n", "4", "--truncation-psi", "nan",
+                     "--out", str(png)]) == 2
+    assert "--truncation-psi must be a finite number" in capsys.readouterr().err
+    # the option of another family
+    assert cli.main(["train", "dcgan", "--r1-gamma", "1", "--out", str(tmp_path / "d")]) == 2
+    assert "--r1-gamma does not apply to dcgan" in capsys.readouterr().err
+    dcgan = models.get("dcgan", **models.get_class("dcgan").tiny_config)
+    dcgan.compile()
+    dcgan.save(tmp_path / "dcgan.keras")
+    assert cli.main(["sample", str(tmp_path / "dcgan.keras"), "--truncation-psi", "0.7",
+                     "--out", str(png)]) == 2
+    assert "--truncation-psi applies to stylegan2" in capsys.readouterr().err

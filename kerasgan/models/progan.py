@@ -32,11 +32,12 @@ import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
-from kerasgan import penalties, precision
+from kerasgan import precision
 from kerasgan.gan import GAN
 from kerasgan.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.models import register
 from kerasgan.models.dcgan import validate_image_shape
+from kerasgan.models.wgan_gp import GradientPenaltyMixin
 
 __all__ = ["ProGAN", "progressive_lod", "process_reals", "build_generator",
            "build_discriminator", "channels_at", "validate_progan_shape"]
@@ -358,7 +359,7 @@ class LastValue(keras.metrics.Metric):
 # ---------------------------------------------------------------------- GAN
 @register("progan")
 @keras.saving.register_keras_serializable(package="kerasgan")
-class ProGAN(GAN):
+class ProGAN(GradientPenaltyMixin, GAN):
     """Progressive GAN: progressive growing, equalised learning rate, pixel
     norm, minibatch standard deviation, WGAN-GP loss with a drift term.
 
@@ -528,15 +529,8 @@ class ProGAN(GAN):
         )
 
     def penalty_names(self):
-        return ["gp", "drift", *super().penalty_names()]
-
-    def discriminator_penalty(self, real, fake, noise, labels=None):
-        # float32, loss-scaled inside under mixed_float16 (see kerasgan.penalties)
-        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise,
-                                        loss_scale=self.penalty_loss_scale())
-        penalty, logs = super().discriminator_penalty(real, fake, noise, labels)
-        total = self.gp_weight * gp if penalty is None else self.gp_weight * gp + penalty
-        return total, {"gp": gp, **logs}
+        names = super().penalty_names()  # "gp" (GradientPenaltyMixin) first
+        return [*names[:1], "drift", *names[1:]]
 
     def discriminator_aux_loss(self, real_out, fake_out, real_labels, generator_inputs):
         """The drift term ``drift_weight * D(x)^2`` on real scores (paper

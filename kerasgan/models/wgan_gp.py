@@ -7,9 +7,27 @@ from kerasgan.models import register
 from kerasgan.models.dcgan import DCGAN
 
 
+class GradientPenaltyMixin:
+    """WGAN-GP's gradient penalty as a :class:`kerasgan.GAN` discriminator
+    penalty, ``gp_weight`` times the per-example penalty on random
+    interpolates, logged as ``gp``; shared by WGAN-GP and ProGAN. Put it before
+    the GAN class in the bases; the model sets ``self.gp_weight``."""
+
+    def discriminator_penalty(self, real, fake, noise, labels=None):
+        # float32, loss-scaled inside under mixed_float16 (see kerasgan.penalties)
+        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise,
+                                        loss_scale=self.penalty_loss_scale())
+        penalty, logs = super().discriminator_penalty(real, fake, noise, labels)
+        total = self.gp_weight * gp if penalty is None else self.gp_weight * gp + penalty
+        return total, {"gp": gp, **logs}
+
+    def penalty_names(self):
+        return ["gp", *super().penalty_names()]
+
+
 @register("wgan_gp")
 @keras.saving.register_keras_serializable(package="kerasgan")
-class WGANGP(DCGAN):
+class WGANGP(GradientPenaltyMixin, DCGAN):
     """Wasserstein GAN with gradient penalty.
 
     DCGAN networks, except that the critic has no batch normalisation (the
@@ -59,16 +77,6 @@ class WGANGP(DCGAN):
             keras.optimizers.Adam(1e-4, beta_1=0.0, beta_2=0.9),
         )
 
-    def discriminator_penalty(self, real, fake, noise, labels=None):
-        # float32, loss-scaled inside under mixed_float16 (see kerasgan.penalties)
-        gp = penalties.gradient_penalty(self.critic(labels), real, fake, noise,
-                                        loss_scale=self.penalty_loss_scale())
-        penalty, logs = super().discriminator_penalty(real, fake, noise, labels)
-        total = self.gp_weight * gp if penalty is None else self.gp_weight * gp + penalty
-        return total, {"gp": gp, **logs}
-
-    def penalty_names(self):
-        return ["gp", *super().penalty_names()]
 
     def get_config(self):
         config = super().get_config()

@@ -1,7 +1,7 @@
-"""MNIST quality of a 32x32 ProGAN run with the 28x28 MNIST domain network.
+"""MNIST quality of a 32x32 run (ProGAN, StyleGAN2) with the 28x28 MNIST domain network.
 
 ``fd10k_mnist`` (see docs/metrics.md) takes 28x28x1 images and refuses other
-sizes, and ProGAN needs a power-of-two size (MNIST trained with
+sizes, and ProGAN and StyleGAN2 need a power-of-two size (MNIST trained with
 ``--resize 32``). This script resizes the generated 32x32 digits back to 28x28
 with the data pipeline's own resize (``kerasgan.data.sources.resize_images``:
 bilinear, antialiased, on uint8 pixels) and measures them against the 28x28
@@ -11,8 +11,13 @@ also measures the *floor*: 10,000 other real MNIST digits (from the training
 split; ``mnist-10k`` is the test split) resized 28 -> 32 -> 28 against the same
 reference, and the same digits unresized.
 
-    python benchmarks/progan_quality.py runs/progan-mnist32 --data mnist-10k \
+    python benchmarks/mnist32_quality.py runs/progan-mnist32 --data mnist-10k \
         --out runs/progan-mnist32/quality.json
+    python benchmarks/mnist32_quality.py runs/stylegan2-mnist32 --truncation-psi 1,0.7 \
+        --out runs/stylegan2-mnist32/quality.json
+
+``--truncation-psi`` (StyleGAN2) measures the generator at each truncation
+(one ``generated_32_to_28`` row per value).
 """
 
 import argparse
@@ -52,6 +57,8 @@ def main(argv=None):
     parser.add_argument("--floor-split", default="train",
                         help="split of --floor-data (mnist-10k is the MNIST test split)")
     parser.add_argument("--metric", default="fd10k_mnist")
+    parser.add_argument("--truncation-psi",
+                        help="comma-separated truncation values to measure (stylegan2)")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args(argv)
 
@@ -63,9 +70,14 @@ def main(argv=None):
     gan = runs.load_run(args.run)
     results = {}
     start = time.time()
-    results["generated_32_to_28"] = metrics.evaluate(
-        Resized(lambda n, seed: gan.generate(n, seed=seed)), [args.metric], data=args.data,
-        seed=0)[args.metric]
+    psis = [None] if not args.truncation_psi else [
+        float(v) for v in args.truncation_psi.split(",")]
+    for psi in psis:
+        codes = None if psi is None else {"truncation_psi": psi}
+        name = "generated_32_to_28" + ("" if psi is None else f"_psi{psi:g}")
+        results[name] = metrics.evaluate(
+            Resized(lambda n, seed, codes=codes: gan.generate(n, seed=seed, codes=codes)),
+            [args.metric], data=args.data, seed=0)[args.metric]
     test = kerasgan.data.open_source(args.floor_data, split=args.floor_split)
     real = np.asarray(test.images)
     if real.dtype != np.uint8:

@@ -11,6 +11,12 @@ from kerasgan import models
 FAMILIES = models.names()
 
 
+def slow_for(*heavy):
+    """``FAMILIES`` for parametrize, the ``heavy`` ones marked slow (their run of
+    this check is in CI's ``-m slow`` pass, not the default suite)."""
+    return [pytest.param(f, marks=pytest.mark.slow) if f in heavy else f for f in FAMILIES]
+
+
 def tiny(name, **overrides):
     cls = models.get_class(name)
     config = dict(cls.tiny_config)
@@ -106,7 +112,7 @@ def test_generic_gan_round_trips_its_networks(tmp_path):
     np.testing.assert_array_equal(loaded.generate(3, seed=5), gan.generate(3, seed=5))
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", slow_for("stylegan2", "sngan"))
 def test_seeded_run_repeats_exactly(name, images_8x8):
     results = []
     for _ in range(2):

@@ -68,6 +68,7 @@ def test_architecture():
     assert model.count_params() == 21_751_136 + 17_216  # conv kernels + folded-BN biases
 
 
+@pytest.mark.slow
 def test_parity_with_torchscript(converted):
     model = inception.load_fid_inception(converted)
     x = _images()

@@ -56,6 +56,7 @@ def test_preprocessing_and_features_match_pytorch(network, torchscript):
     np.testing.assert_array_equal(network(as_float)["features"], network(mnist)["features"])
 
 
+@pytest.mark.slow
 def test_fid_on_inception_features_matches_scipy(network):
     import scipy.linalg
 

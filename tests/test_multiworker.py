@@ -114,6 +114,7 @@ def png_folder(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_two_workers_equal_one_process_on_files(tmp_path, png_folder):
     single, out = tmp_path / "single", tmp_path / "multi"
     _run_single(lambda strategy: _cli(strategy, single, png_folder))
@@ -130,6 +131,7 @@ def test_two_workers_equal_one_process_on_files(tmp_path, png_folder):
     assert (out / "worker-1" / "backup").is_dir() and (out / "backup").is_dir()
 
 
+@pytest.mark.slow
 def test_two_workers_equal_one_process_on_in_memory_arrays(tmp_path):
     single, out = tmp_path / "single", tmp_path / "multi"
     _run_single(lambda strategy: [sys.executable, "-c", IN_MEMORY, strategy, str(single)])
@@ -147,6 +149,7 @@ def test_multi_worker_without_tf_config_is_a_clear_error(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_workers_resume_from_the_newest_backup_they_all_have(tmp_path, png_folder):
     from kerasgan import run as runs
 

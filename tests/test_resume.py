@@ -74,6 +74,7 @@ def reference(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_resumes_to_the_same_weights(reference, tmp_path):
     out = tmp_path / "run"
     killed = with_fault("kill-at-step", 27, out)  # step 8 of epoch 2
@@ -91,6 +92,7 @@ def test_sigkill_mid_epoch_resumes_to_the_same_weights(reference, tmp_path):
     assert [s for s, _ in runs.list_backups(out / "backup")][0] == 2 * STEPS_PER_EPOCH
 
 
+@pytest.mark.slow
 def test_kill_during_a_backup_write_keeps_the_last_good_backup(reference, tmp_path):
     out = tmp_path / "run"
     # backups at steps 4, 8, 12, 16, 19 (epoch end), 20, 24: the 7th write is killed
@@ -110,6 +112,7 @@ def test_kill_during_a_backup_write_keeps_the_last_good_backup(reference, tmp_pa
     assert_same_run(reference, out)
 
 
+@pytest.mark.slow
 def test_a_damaged_newest_backup_falls_back_to_the_one_before(reference, tmp_path):
     out = tmp_path / "run"
     assert with_fault("kill-at-step", 27, out).returncode == -9
@@ -123,6 +126,7 @@ def test_a_damaged_newest_backup_falls_back_to_the_one_before(reference, tmp_pat
     assert_same_run(reference, out)
 
 
+@pytest.mark.slow
 def test_sigterm_backs_up_the_current_step_and_stops(reference, tmp_path):
     out = tmp_path / "run"
     stopped = with_fault("sigterm-at-step", 23, out)  # not a backup step (every 4)

@@ -15,6 +15,14 @@ the images ``gan.generate(n, seed=s)`` returns in Keras (one
 them, one call per input for the whole batch; caller-given labels and codes, and
 "fixed" inputs such as StyleGAN2's ``truncation_psi``, draw nothing).
 
+An image-conditioned export (Pix2Pix) takes images and returns images::
+
+    gen = OnnxGenerator("pix2pix.onnx")
+    photos = gen.translate(label_maps)          # float32 NHWC in [-1, 1] -> same
+
+(its height and width may differ from the training size when they are
+multiples of the input's ``size_multiple``).
+
 A StyleGAN2 export takes its truncation as an input::
 
     images = gen.generate(16, seed=3, truncation_psi=0.7)   # or codes={"truncation_psi": 0.7}
@@ -37,7 +45,7 @@ import numpy as np
 FORMAT = "kerasgan-generator/1"
 #: metadata keys whose values are JSON.
 JSON_KEYS = ("latent_dim", "num_classes", "image_shape", "value_range", "inputs", "outputs",
-             "ema", "opset")
+             "ema", "opset", "scale")
 REQUIRED_KEYS = ("family", "image_shape", "inputs", "outputs")
 
 
@@ -114,11 +122,60 @@ def check_seed(seed):
     return seed
 
 
+def check_image(value, spec, n=None):
+    """Validates input images for an ``"image"`` input (kerasgan.sampling.check_image):
+    float NHWC (one image is a batch of one), the input's channels, a size the
+    network takes, values in ``[low, high]``; returns float32 ``(n, H, W, C)``."""
+    name = spec["name"]
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"input {name!r} must be float images, got {arr.dtype} values")
+    if arr.dtype == np.uint8:
+        raise ValueError(f"input {name!r} must be floats in [{spec['low']}, {spec['high']}], "
+                         "got uint8 pixels: scale them with x / 127.5 - 1")
+    if arr.ndim == 3:
+        arr = arr[None]
+    shape = spec["shape"]
+    if arr.ndim != 4:
+        raise ValueError(f"input {name!r} must be NHWC images (batch, H, W, {shape[-1]}), "
+                         f"got shape {arr.shape}")
+    if arr.shape[-1] != shape[-1]:
+        raise ValueError(
+            f"input {name!r} must have {shape[-1]} channels (NHWC), got {arr.shape[-1]} "
+            f"(shape {arr.shape})" + (": channels first? transpose to NHWC"
+                                      if arr.shape[1] == shape[-1] else ""))
+    multiple = int(spec.get("size_multiple") or 1)
+    for axis, what in ((0, "height"), (1, "width")):
+        size, fixed = arr.shape[1 + axis], shape[axis]
+        if fixed is not None and size != fixed:
+            raise ValueError(f"input {name!r} must be {shape[0]}x{shape[1]} pixels, got "
+                             f"{arr.shape[1]}x{arr.shape[2]}: resize the images")
+        minimum = max(multiple, int(spec.get("min_size") or 1))
+        if fixed is None and (size < minimum or size % multiple):
+            at_least = f", at least {minimum}," if minimum > multiple else ""
+            raise ValueError(
+                f"input {name!r} has {what} {size}: this network takes heights and widths "
+                f"that are multiples of {multiple}{at_least} (e.g. {spec['default_shape'][0]}); "
+                "resize or pad the images")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"got {arr.shape[0]} images in {name!r} for {n} outputs")
+    arr = arr.astype("float32")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"input {name!r} has NaN or Inf values")
+    if arr.size and (arr.min() < spec["low"] - 1e-3 or arr.max() > spec["high"] + 1e-3):
+        raise ValueError(
+            f"input {name!r} must be in [{spec['low']:g}, {spec['high']:g}], got values from "
+            f"{arr.min():.3g} to {arr.max():.3g}: scale pixels with x / 127.5 - 1")
+    return arr
+
+
 def _check_code(value, n, spec):
     """A caller-given value for input ``spec``, broadcast to ``(n, *shape)``
     (kerasgan.sampling.check_code)."""
     shape = tuple(spec["shape"])
     name = spec["name"]
+    if spec["sampler"] == "image":
+        return check_image(value, spec, n)
     if spec["sampler"] in ("labels", "categorical"):
         try:
             return check_labels(value, n, spec["num_classes"], shape)
@@ -310,7 +367,7 @@ class OnnxGenerator:
             raise ValueError(f"unknown input(s) {unknown}: the inputs are {names}")
         feed = {}
         for spec in self.inputs:
-            shape = (n, *spec["shape"])
+            shape = (n, *spec.get("default_shape", spec["shape"]))
             sampler, name = spec["sampler"], spec["name"]
             if name in codes:
                 feed[name] = _check_code(codes[name], n, spec)
@@ -320,7 +377,7 @@ class OnnxGenerator:
                 feed[name] = check_labels(labels, n, spec["num_classes"], tuple(spec["shape"]))
             elif sampler in ("labels", "categorical"):
                 feed[name] = rng.integers(0, spec["num_classes"], shape).astype("int32")
-            elif sampler == "uniform":
+            elif sampler in ("uniform", "image"):  # an image not given: noise (parity checks)
                 feed[name] = rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"])
             elif sampler == "fixed":  # a setting (truncation_psi): its default, no draw
                 feed[name] = np.full(shape, spec["value"], dtype=spec["dtype"])
@@ -357,7 +414,9 @@ class OnnxGenerator:
         for spec in self.inputs:
             name, shape = spec["name"], tuple(spec["shape"])
             arr = np.asarray(feed[name])
-            if arr.ndim != len(shape) + 1 or tuple(arr.shape[1:]) != shape:
+            if spec["sampler"] == "image":
+                arr = check_image(arr, spec)
+            elif arr.ndim != len(shape) + 1 or tuple(arr.shape[1:]) != shape:
                 wanted = "(batch" + "".join(f", {d}" for d in shape) + ("" if shape else ",") + ")"
                 raise ValueError(f"input {name!r} must have shape {wanted}, got {arr.shape}")
             if batch is None:
@@ -417,6 +476,29 @@ class OnnxGenerator:
         feed = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         out = [self.run({k: v[s : s + batch_size] for k, v in feed.items()})
                for s in range(0, n, batch_size)]
+        return np.concatenate(out, axis=0)
+
+    def translate(self, images, batch_size=16):
+        """An image-conditioned generator (Pix2Pix) on input ``images``
+        (float32 NHWC in [-1, 1]; one ``(H, W, C)`` image is a batch of one):
+        the translated images, float32 NHWC in [-1, 1].
+
+        Raises:
+            ValueError: the model takes no images, or the images have the
+                wrong channels, a size the network does not take, values outside
+                the range, NaN.
+        """
+        specs = [s for s in self.inputs if s["sampler"] == "image"]
+        if len(specs) != 1 or len(self.inputs) != 1:
+            raise ValueError(f"this {self.family} generator does not translate images: "
+                             "use generate(n, seed=...)")
+        spec = specs[0]
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        images = check_image(images, spec)
+        out = [self.run({spec["name"]: images[s : s + batch_size]})
+               for s in range(0, len(images), batch_size)]
         return np.concatenate(out, axis=0)
 
     # ----------------------------------------------------------------- output

@@ -4,6 +4,9 @@
 
     kerasgan train FAMILY [--data SOURCE] --epochs N --batch-size B --out RUN_DIR
                           [--seed S] [--strategy auto|one-device|mirrored] ...
+    kerasgan train pix2pix --data FACADES_DIR --direction BtoA --jitter --flip --resize 128 ...
+    kerasgan train cyclegan --data FACADES_DIR [--data-b FOLDER_B] --jitter --flip --resize 128 ...
+    kerasgan train srgan --data CIFAR10_DIR --scale 4 --content pixel|vgg19 [--vgg-weights PATH] ...
     kerasgan sample RUN_DIR_OR_KERAS_FILE --n 64 --seed 0 --out grid.png
     kerasgan export RUN_DIR_OR_KERAS_FILE --format onnx|saved_model|all --out DIR
     kerasgan evaluate RUN_DIR_OR_KERAS_FILE --metrics fid10k,kid10k [--data SOURCE] --out metrics.json
@@ -76,6 +79,34 @@ def build_parser():
     t.add_argument("--resize", help="resize images, e.g. 32 or 64x64")
     t.add_argument("--channels", type=int, choices=[1, 3], help="convert images to 1 or 3 channels")
     t.add_argument("--flip", action="store_true", help="random horizontal flips")
+    t.add_argument("--direction", choices=["AtoB", "BtoA"],
+                   help="image-to-image families (pix2pix): --data is a folder of A|B pair "
+                        "images; AtoB translates the left half to the right one, BtoA the "
+                        "right to the left (facades label map -> photo: BtoA). Default AtoB. "
+                        "cyclegan: BtoA swaps the two domains")
+    t.add_argument("--jitter", action="store_true",
+                   help="pix2pix/cyclegan random jitter: resize to 286/256 of the size, random "
+                        "crop back")
+    t.add_argument("--data-b", metavar="FOLDER",
+                   help="cyclegan: domain B's image folder (--data is then domain A's); without "
+                        "it --data is a folder with trainA/ and trainB/, or of A|B pairs whose "
+                        "two halves are the domains, shuffled independently")
+    t.add_argument("--n-blocks", type=_positive("--n-blocks"),
+                   help="cyclegan: residual blocks of the generators (default 9 at 256, 6 "
+                        "below); srgan: of the SRResNet (16)")
+    t.add_argument("--pool-size", type=int, metavar="N",
+                   help="cyclegan: generated images in each history pool (50; 0: none)")
+    t.add_argument("--scale", type=_positive("--scale"),
+                   help="srgan: up-sampling factor (4): inputs are the --data images "
+                        "down-sampled by it (bicubic, antialiased)")
+    t.add_argument("--content", choices=["pixel", "vgg19"],
+                   help="srgan: content loss: pixel (MSE, default; works offline) or vgg19 "
+                        "(VGG54 features; needs local ImageNet weights)")
+    t.add_argument("--vgg-weights", metavar="PATH",
+                   help="srgan --content vgg19: the VGG19 no-top weights file (default: "
+                        "Keras' cache; never downloaded)")
+    t.add_argument("--d-layers", type=_positive("--d-layers"),
+                   help="pix2pix/cyclegan: PatchGAN stride-2 layers (3: 70x70 patches)")
     t.add_argument("--latent-dim", type=_positive("--latent-dim"), help="size of z")
     t.add_argument("--width", type=_positive("--width"), help="network width (channels)")
     t.add_argument("--g-width", type=_positive("--g-width"),
@@ -116,12 +147,21 @@ def build_parser():
                    help="class of every sample (conditional families; default: one row per class)")
     s.add_argument("--truncation-psi", type=float, metavar="PSI",
                    help="truncation (stylegan2): 1 none, 0 the average image, e.g. 0.7")
+    s.add_argument("--data", help="pix2pix: the A|B pairs to translate (default: the run's); "
+                                  "cyclegan: domain A's images (rows input / A->B / "
+                                  "B->A(A->B), and the target for aligned halves)")
+    s.add_argument("--split", default=None,
+                   help="pix2pix: split of the pairs (default test); rows are input / "
+                        "output / target")
 
     e = sub.add_parser("export", help="export a run's generator to ONNX and/or SavedModel")
     e.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
     e.add_argument("--format", default="all", choices=["onnx", "saved_model", "all"])
     e.add_argument("--out", required=True, help="folder for NAME.onnx and NAME_savedmodel/")
-    e.add_argument("--name", help="file name stem (default: the family)")
+    e.add_argument("--name", help="file name stem (default: the family; FAMILY_BtoA for "
+                                  "--direction BtoA)")
+    e.add_argument("--direction", choices=["AtoB", "BtoA"],
+                   help="cyclegan: which generator (default AtoB, G_AB; BtoA: G_BA)")
     e.add_argument("--opset", type=_positive("--opset"), default=None, help="ONNX opset")
     e.add_argument("--no-check", action="store_true",
                    help="skip the parity and onnx.checker checks (not recommended)")
@@ -180,6 +220,15 @@ def _train(args):
     import kerasgan
 
     cls = kerasgan.models.get_class(args.family)
+    if getattr(cls, "super_resolution", False):
+        return _train_super_resolution(args, cls, strategy)
+    if args.scale is not None or args.content or args.vgg_weights:
+        raise CLIError(f"--scale, --content and --vgg-weights apply to srgan, not {cls.family}")
+    if cls.image_conditioned:
+        return _train_paired(args, cls, strategy)
+    if args.direction or args.jitter:
+        raise CLIError(f"--direction and --jitter apply to image-to-image families (pix2pix), "
+                       f"not {cls.family}")
     data_config = {
         "source": args.data,
         "split": args.split,
@@ -252,6 +301,184 @@ def _train(args):
           "generator.keras)")
 
 
+def _train_paired(args, cls, strategy):
+    """``kerasgan train pix2pix --data FOLDER --direction BtoA --jitter --flip ...``."""
+    import kerasgan
+    from kerasgan import run as runs
+
+    unpaired = bool(getattr(cls, "directions", None))  # cyclegan: two unpaired domains
+    for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
+                "r1_gamma", "pl_weight") + (() if unpaired else ("data_b", "n_blocks",
+                                                                  "pool_size")):
+        if getattr(args, key) is not None:
+            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
+    if args.d_steps not in (None, 1):
+        raise CLIError(f"{cls.family} makes one discriminator step per generator step: "
+                       "--d-steps must be 1")
+    direction = args.direction or "AtoB"
+    data_config = {"source": args.data, "split": args.split, "resize": _parse_size(args.resize),
+                   "channels": args.channels, "flip": bool(args.flip), "direction": direction,
+                   "jitter": bool(args.jitter), "paired": not unpaired}
+    if unpaired:
+        data_config.update(source_b=args.data_b, unpaired=True)
+        source = _open_unpaired(data_config, args.split)
+        model = {"image_shape": list(source.image_shape), "seed": args.seed}
+    else:
+        source = kerasgan.data.open_paired(args.data, split=args.split, direction=direction,
+                                           resize=data_config["resize"], channels=args.channels)
+        model = {"image_shape": list(source.target_shape),
+                 "input_channels": source.image_shape[-1], "seed": args.seed}
+    for key in ("width", "d_width", "d_layers", "ema_decay") + (
+            ("n_blocks", "pool_size") if unpaired else ()):
+        if getattr(args, key) is not None:
+            model[key] = getattr(args, key)
+    try:
+        cls(**model)
+    except ValueError as e:
+        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
+    import keras
+
+    keras.backend.clear_session()
+    run_config = {"family": cls.family, "model": model, "data": data_config,
+                  "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
+                  "jit_compile": bool(args.jit_compile), "precision": args.precision}
+    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
+    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
+               verbose=0 if args.quiet else "auto", backup_every=backup_every)
+    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
+          "generator.keras)")
+
+
+def _train_super_resolution(args, cls, strategy):
+    """``kerasgan train srgan --data IMAGES --scale 4 --content pixel|vgg19
+    [--vgg-weights PATH] --flip ...``: the images are the high-res targets,
+    the inputs their bicubic down-sampling."""
+    import kerasgan
+    from kerasgan import run as runs
+    from kerasgan.models.srgan import find_vgg19_weights
+
+    for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
+                "r1_gamma", "pl_weight", "data_b", "pool_size", "d_layers"):
+        if getattr(args, key) is not None:
+            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
+    if args.direction or args.jitter:
+        raise CLIError(f"--direction and --jitter do not apply to {cls.family}: its pairs are "
+                       "made by down-sampling (--flip is supported)")
+    if args.d_steps not in (None, 1):
+        raise CLIError(f"{cls.family} makes one discriminator step per generator step: "
+                       "--d-steps must be 1")
+    content = args.content or "pixel"
+    if args.vgg_weights and content != "vgg19":
+        raise CLIError("--vgg-weights applies to --content vgg19")
+    model = {"content": content}
+    if content == "vgg19":
+        try:  # before reading the data: fail fast, never download
+            model["vgg_weights"] = find_vgg19_weights(args.vgg_weights)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    scale = 4 if args.scale is None else args.scale
+    data_config = {"source": args.data, "split": args.split, "resize": _parse_size(args.resize),
+                   "channels": args.channels, "flip": bool(args.flip), "scale": scale,
+                   "super_resolution": True}
+    source = kerasgan.data.open_super_resolution(args.data, scale=scale, split=args.split,
+                                                 resize=data_config["resize"],
+                                                 channels=args.channels)
+    model.update(image_shape=list(source.target_shape), scale=scale, seed=args.seed)
+    for key in ("width", "d_width", "n_blocks", "ema_decay"):
+        if getattr(args, key) is not None:
+            model[key] = getattr(args, key)
+    try:
+        cls(**model)
+    except ValueError as e:
+        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
+    import keras
+
+    keras.backend.clear_session()
+    run_config = {"family": cls.family, "model": model, "data": data_config,
+                  "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
+                  "jit_compile": bool(args.jit_compile), "precision": args.precision}
+    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
+    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
+               verbose=0 if args.quiet else "auto", backup_every=backup_every)
+    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
+          "generator.keras)")
+
+
+def _super_resolution_source(args, run_path, default_split, scale):
+    """The (low-res, high-res) pairs of an srgan run (``--data`` / ``--split``
+    override the run's own; the run's resize and channels apply)."""
+    import kerasgan
+    from kerasgan import run as runs
+
+    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
+    record = {}
+    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
+        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
+    source = getattr(args, "data", None) or record.get("source")
+    if not source:
+        raise CLIError(f"{run_path} is a super-resolution model: pass --data, high-res images")
+    return kerasgan.data.open_super_resolution(
+        source, scale=scale, split=getattr(args, "split", None) or default_split,
+        resize=record.get("resize"), channels=record.get("channels"))
+
+
+def _open_unpaired(data_config, split):
+    """The two domains of a cyclegan run (``direction`` BtoA swaps them)."""
+    import kerasgan
+
+    source = kerasgan.data.open_unpaired(data_config["source"], data_config.get("source_b"),
+                                         split=split, resize=data_config.get("resize"),
+                                         channels=data_config.get("channels"))
+    if data_config.get("direction", "AtoB") == "BtoA":
+        source = kerasgan.data.UnpairedImageSource(
+            source.b, source.a, name=f"{source.name}:BtoA", aligned=source.aligned,
+            names=source.domain_names[::-1])
+    return source
+
+
+def _paired_source(args, run_path, default_split):
+    """The paired data of an image-conditioned run (``--data`` / ``--split``
+    override the run's own)."""
+    import kerasgan
+    from kerasgan import run as runs
+
+    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
+    record = {}
+    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
+        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
+    source = getattr(args, "data", None) or record.get("source")
+    if not source:
+        raise CLIError(f"{run_path} is image-conditioned: pass --data, a folder of A|B pairs")
+    return kerasgan.data.open_paired(
+        source, split=getattr(args, "split", None) or default_split,
+        direction=record.get("direction", "AtoB") if not getattr(args, "direction", None)
+        else args.direction, resize=record.get("resize"), channels=record.get("channels"))
+
+
+def _unpaired_source(args, run_path, default_split):
+    """The two domains of a cyclegan run (``--data`` / ``--split`` override
+    the run's own; ``--data`` alone is then a folder of domain A images, or a
+    facades-format folder)."""
+    from kerasgan import run as runs
+
+    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
+    record = {}
+    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
+        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
+    if getattr(args, "data", None):
+        record = dict(record, source=args.data, source_b=None)
+    if not record.get("source"):
+        raise CLIError(f"{run_path} is image-conditioned: pass --data, a folder of images")
+    from kerasgan.data import DataError
+
+    if getattr(args, "split", None):
+        return _open_unpaired(record, args.split)
+    try:
+        return _open_unpaired(record, default_split)
+    except DataError:  # no test split (e.g. trainA/ and trainB/ only): the training images
+        return _open_unpaired(record, record.get("split") or "train")
+
+
 def _class_config(cls, source, args):
     """``num_classes`` for a family that takes class labels, from the data."""
     parameter = inspect.signature(cls.__init__).parameters.get("num_classes")
@@ -281,6 +508,35 @@ def _sample(args):
     gan = runs.load_run(args.run)
     if not hasattr(gan, "generate"):
         raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
+    if getattr(gan, "directions", None):
+        from kerasgan.models.image_conditioned import triplet_png
+
+        source = _unpaired_source(args, args.run, "test")
+        inputs, targets = source.arrays(0, args.n)
+        triplet_png(gan, inputs, targets[: len(inputs)] if source.aligned else None, args.out,
+                    scale=args.scale)
+        print(f"kerasgan: wrote {len(inputs)} input / A->B / B->A(A->B)"
+              + (" / target" if source.aligned else "") + f" rows to {args.out}")
+        return
+    if getattr(gan, "super_resolution", False):
+        from kerasgan.models.image_conditioned import triplet_png
+
+        source = _super_resolution_source(args, args.run, "test", gan.scale)
+        inputs, targets = source.arrays(0, args.n)
+        triplet_png(gan, inputs, targets, args.out, scale=args.scale)
+        print(f"kerasgan: wrote {len(inputs)} input (nearest) / bicubic / output / target rows "
+              f"to {args.out}")
+        return
+    if getattr(gan, "image_conditioned", False):
+        from kerasgan.models.image_conditioned import triplet_png
+
+        source = _paired_source(args, args.run, "test")
+        inputs, targets = source.arrays(0, args.n)
+        triplet_png(gan, inputs, targets, args.out, scale=args.scale)
+        print(f"kerasgan: wrote {len(inputs)} input / output / target rows to {args.out}")
+        return
+    if args.data or args.split:
+        raise CLIError("--data and --split apply to image-to-image runs (pix2pix)")
     count = _write_samples(gan, args, args.run)
     print(f"kerasgan: wrote {count} samples to {args.out}")
 
@@ -348,6 +604,11 @@ def _export(args):
     formats = kerasgan.export.exporters.FORMATS if args.format == "all" else (args.format,)
     kwargs = {"dataset": record.get("data", {}).get("source"), "family": record.get("family"),
               "check": not args.no_check}
+    if args.direction:
+        if not getattr(model, "directions", None):
+            raise CLIError(f"--direction applies to two-way families (cyclegan), not "
+                           f"{getattr(model, 'family', type(model).__name__)}")
+        kwargs["direction"] = args.direction
     if args.opset is not None:
         if "onnx" not in formats:
             raise CLIError("--opset applies to --format onnx or all")
@@ -370,6 +631,10 @@ def _evaluate(args):
     if args.out and os.path.isdir(args.out):
         raise CLIError(f"--out {args.out} is a folder: pass a .json file path")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
+    from kerasgan.metrics.paired import PAIRED_METRICS
+
+    if names and set(names) <= set(PAIRED_METRICS):
+        return _evaluate_paired(args, names)
     for name in names:
         try:
             metrics.get_metric(name)
@@ -395,6 +660,37 @@ def _evaluate(args):
               f"{r['time_s']:.1f} s]")
     if args.out:
         metrics.write_results({"run": os.path.abspath(args.run), "results": results,
+                               "versions": runs.versions(), "kerasgan": kerasgan.__version__},
+                              args.out)
+        print(f"kerasgan: wrote {args.out}")
+
+
+def _evaluate_paired(args, names):
+    """``kerasgan evaluate RUN --metrics psnr,ssim [--data PAIRS] [--split test]``:
+    the translations of the pairs against their targets, with the trivial
+    baselines."""
+    import kerasgan
+    from kerasgan import metrics
+    from kerasgan import run as runs
+    from kerasgan.metrics.paired import baseline_scores, paired_scores
+
+    model = runs.load_run(args.run)
+    if not getattr(model, "image_conditioned", False):
+        raise CLIError(f"psnr and ssim compare translations with targets: {args.run} is not an "
+                       "image-to-image model")
+    if getattr(model, "super_resolution", False):
+        source = _super_resolution_source(args, args.run, "test", model.scale)
+    else:
+        source = _paired_source(args, args.run, "test")
+    scores = paired_scores(model, source, batch_size=args.batch_size)
+    baselines = baseline_scores(source)
+    for name in names:
+        base = ", ".join(f"baseline {k} {v[name]:.4g}" for k, v in baselines.items())
+        print(f"{name}: {scores[name]:.4g} (std {scores[name + '_std']:.3g}; "
+              f"{scores['num_pairs']} pairs of {source.name}; {base})")
+    if args.out:
+        metrics.write_results({"run": os.path.abspath(args.run), "results": scores,
+                               "baselines": baselines, "data": source.name,
                                "versions": runs.versions(), "kerasgan": kerasgan.__version__},
                               args.out)
         print(f"kerasgan: wrote {args.out}")

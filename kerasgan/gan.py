@@ -140,6 +140,9 @@ class GAN(keras.Model):
     default_loss = "non_saturating"
     #: number of classes of a conditional family (None: unconditional).
     num_classes = None
+    #: True for a family whose generator translates input images (Pix2Pix; see
+    #: :class:`kerasgan.models.image_conditioned.ImageConditionedGAN`).
+    image_conditioned = False
 
     def __init__(
         self,
@@ -369,8 +372,19 @@ class GAN(keras.Model):
         # Build slots now, inside the strategy scope: slots created lazily in the
         # first step fail under MirroredStrategy.
         with self.distribute_strategy.scope():
-            self.g_optimizer.build(self.generator.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.g_optimizer.build(self.generator_trainable_variables())
+            self.d_optimizer.build(self.discriminator_trainable_variables())
+
+    def generator_trainable_variables(self):
+        """What ``g_optimizer`` updates (built on in ``compile``): the
+        generator's trainable variables; a family with two generators
+        (CycleGAN) returns both's."""
+        return self.generator.trainable_variables
+
+    def discriminator_trainable_variables(self):
+        """What ``d_optimizer`` updates: the discriminator's trainable variables
+        (both discriminators' for CycleGAN)."""
+        return self.discriminator.trainable_variables
 
     def default_optimizers(self):
         """Optimizers used when ``compile`` is given none (DCGAN's Adam)."""
@@ -735,11 +749,15 @@ class GAN(keras.Model):
         return logs
 
     def _update_ema(self):
-        if self.ema_generator is None:
+        self._ema_step(self.ema_generator, self.generator)
+
+    def _ema_step(self, ema, model):
+        """One EMA update of ``ema`` towards ``model`` (nothing when ``ema`` is None)."""
+        if ema is None:
             return
         decay = self.ema_decay
-        trainable = {id(v) for v in self.generator.trainable_variables}
-        for ema_v, v in zip(self.ema_generator.weights, self.generator.weights):
+        trainable = {id(v) for v in model.trainable_variables}
+        for ema_v, v in zip(ema.weights, model.weights):
             if id(v) in trainable:
                 ema_v.assign(decay * ema_v + (1.0 - decay) * v)
             else:  # buffers (batch-norm statistics) are copied, as in StyleGAN2-ADA

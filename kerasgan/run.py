@@ -41,7 +41,7 @@ import numpy as np
 import tensorflow as tf
 
 import kerasgan
-from kerasgan.callbacks import LossCurve, SampleGrid
+from kerasgan.callbacks import LossCurve, SampleGrid, TripletGrid
 from kerasgan.images import atomic_write
 
 RUN_FILE = "run.json"
@@ -524,21 +524,37 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
             print(f"kerasgan: resuming {run_dir} from {where} (step {done})", file=sys.stderr)
         labels = bool(run_config["model"].get("num_classes"))
 
+        paired = {}
+        if getattr(gan, "image_conditioned", False):  # (inputs, targets) pairs
+            paired = {"jitter": bool(run_config["data"].get("jitter", False))}
+
         def data(start_epoch, start_step=0):
             return source.dataset(
                 batch_size, shuffle=True, seed=run_config["seed"],
                 flip=run_config["data"].get("flip", False), repeat=True,
-                start_epoch=start_epoch, start_step=start_step, labels=labels,
+                start_epoch=start_epoch, start_step=start_step, labels=labels, **paired,
             )
 
         csv_path = os.path.join(run_dir, "history.csv")
 
         def callbacks(first_call):
             # order: health before anything that saves; diversity before the CSV log
-            out = [HealthCheck(), Diversity(real_images=source.images, seed=int(run_config["seed"]))]
+            if paired:
+                # a translation's diversity is the data's: no collapse signal; the
+                # grid shows (input, output, target) rows of the first pairs (cyclegan:
+                # input, output, reconstruction, and the target only for aligned data)
+                out = [HealthCheck()]
+                inputs, targets = source.arrays(0, 8)
+                if not getattr(source, "aligned", True):
+                    targets = None
+                grid = TripletGrid(os.path.join(run_dir, "samples"), inputs, targets)
+            else:
+                out = [HealthCheck(), Diversity(real_images=source.images,
+                                                seed=int(run_config["seed"]))]
+                grid = SampleGrid(os.path.join(run_dir, "samples"), n=64, seed=run_config["seed"])
             if chief:
                 out += [
-                    SampleGrid(os.path.join(run_dir, "samples"), n=64, seed=run_config["seed"]),
+                    grid,
                     keras.callbacks.CSVLogger(csv_path, append=done > 0 or not first_call),
                     LossCurve(os.path.join(run_dir, "loss_curve.png"), csv_path=csv_path,
                               title=f"{run_config['family']} on {run_config['data']['source']}"),

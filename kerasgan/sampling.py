@@ -13,6 +13,8 @@ JSON in an exported model's metadata)::
      "low": -1.0, "high": 1.0}
     {"name": "truncation_psi", "shape": [], "dtype": "float32", "sampler": "fixed",
      "value": 1.0}
+    {"name": "inputs", "shape": [null, null, 3], "dtype": "float32", "sampler": "image",
+     "low": -1.0, "high": 1.0, "default_shape": [256, 256, 3], "size_multiple": 256}
 
 ``sampler`` says how the input is drawn:
 
@@ -24,7 +26,16 @@ JSON in an exported model's metadata)::
 - ``"uniform"``: uniform in ``[low, high)`` (InfoGAN's continuous codes);
 - ``"fixed"``: not random: ``value`` unless the caller gives it (``codes=``),
   e.g. StyleGAN2's ``truncation_psi`` (1.0: no truncation). It draws nothing,
-  so adding such an input leaves the images of every seed as they were.
+  so adding such an input leaves the images of every seed as they were;
+- ``"image"``: an input image of an image-conditioned generator (Pix2Pix),
+  NHWC in ``[low, high]``. Its ``shape`` may hold ``None`` (JSON ``null``) for
+  a dynamic height / width, which must then be multiples of
+  ``size_multiple`` (and at least ``min_size`` when the spec has one);
+  ``default_shape`` is the size it was trained at. The
+  caller gives the images (``codes={"inputs": x}``); when not given, uniform
+  noise images of ``default_shape`` are drawn (``uniform(low, high, (n,
+  *default_shape))``): what export parity checks and smoke tests use, not a
+  meaningful translation.
 
 The seed rule, shared by :meth:`kerasgan.GAN.generate` and the TensorFlow-free
 deployment kit in ``export/``: one ``numpy.random.default_rng(seed)``; the
@@ -37,34 +48,70 @@ SavedModel and in ONNX Runtime on any machine.
 
 import numpy as np
 
-SAMPLERS = ("normal", "labels", "categorical", "uniform", "fixed")
+SAMPLERS = ("normal", "labels", "categorical", "uniform", "fixed", "image")
+
+#: float inputs recognised by name as input images (an ``"image"`` spec).
+IMAGE_INPUTS = ("inputs",)
 
 #: float inputs that are settings, not latents, recognised by name with shape
 #: ``()``: ``{name: default value}`` (a ``"fixed"`` spec).
 FIXED_INPUTS = {"truncation_psi": 1.0}
 
 
-def infer_input_specs(model, num_classes=None):
+def infer_input_specs(model, num_classes=None, image_shape=None, size_multiple=1,
+                      min_size=None):
     """Specs for a Keras generator's inputs, read from its ``inputs``.
 
     A floating input is a ``"normal"`` latent, except a scalar one named in
     :data:`FIXED_INPUTS` (``truncation_psi``), which is ``"fixed"`` at its
-    default; an integer input is ``"labels"`` and needs ``num_classes``.
+    default, and an ``(H, W, C)`` one named in :data:`IMAGE_INPUTS`
+    (``inputs``), which is an ``"image"`` input; an integer input is
+    ``"labels"`` and needs ``num_classes``.
+
+    Args:
+        model: the generator.
+        num_classes: number of classes of a ``"labels"`` input.
+        image_shape: ``(H, W, C)`` default size of an ``"image"`` input
+            whose height and width are dynamic (``None``).
+        size_multiple: what a dynamic height and width must be multiples of.
+        min_size: smallest dynamic height and width the network takes, when
+            more than ``size_multiple`` (CycleGAN's ResNet: twice it); recorded
+            as the spec's ``"min_size"`` (absent otherwise).
 
     Raises:
-        ValueError: an integer input without ``num_classes``, or an input whose
-            kind cannot be told from its dtype.
+        ValueError: an integer input without ``num_classes``, an input with a
+            dynamic dimension (other than an image input's height and width
+            with ``image_shape``), or an input whose kind cannot be told from
+            its dtype.
     """
     specs = []
     for tensor in model.inputs:
         name = tensor.name.split(":")[0]
-        shape = [int(d) for d in tensor.shape[1:]]
-        if any(d is None for d in tensor.shape[1:]):
+        dims = list(tensor.shape[1:])
+        dtype = str(tensor.dtype)
+        if "float" in dtype and name in IMAGE_INPUTS and len(dims) == 3:
+            if dims[-1] is None:
+                raise ValueError(f"image input {name!r} has an unknown channel count: fix it")
+            shape = [None if d is None else int(d) for d in dims]
+            if None in shape and image_shape is None:
+                raise ValueError(
+                    f"image input {name!r} has a dynamic size {tuple(tensor.shape)}: pass "
+                    "image_shape (the size it was trained at)")
+            default = ([int(d) for d in image_shape[:2]] + [shape[-1]] if None in shape
+                       else shape)
+            spec = {"name": name, "shape": shape, "dtype": "float32", "sampler": "image",
+                    "low": -1.0, "high": 1.0, "default_shape": default,
+                    "size_multiple": int(size_multiple)}
+            if min_size and int(min_size) > int(size_multiple):
+                spec["min_size"] = int(min_size)
+            specs.append(spec)
+            continue
+        if any(d is None for d in dims):
             raise ValueError(
                 f"generator input {name!r} has an unknown non-batch dimension "
                 f"{tuple(tensor.shape)}: give it a fixed shape"
             )
-        dtype = str(tensor.dtype)
+        shape = [int(d) for d in dims]
         if "float" in dtype and name in FIXED_INPUTS and not shape:
             specs.append({"name": name, "shape": shape, "dtype": "float32", "sampler": "fixed",
                           "value": float(FIXED_INPUTS[name])})
@@ -80,6 +127,58 @@ def infer_input_specs(model, num_classes=None):
         else:
             raise ValueError(f"generator input {name!r} has dtype {dtype}: expected float or int")
     return specs
+
+
+def check_image(value, spec, n=None):
+    """Validates input images for an ``"image"`` spec: float NHWC (one image
+    ``(H, W, C)`` is a batch of one) of the spec's channels, with height and
+    width as the spec fixes them or multiples of ``size_multiple``, values
+    in ``[low, high]``. Returns float32 ``(n, H, W, C)``.
+
+    Raises:
+        ValueError: the wrong rank, channels, size, count, dtype or range.
+    """
+    name = spec["name"]
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"input {name!r} must be float images, got {arr.dtype} values")
+    if arr.dtype == np.uint8:
+        raise ValueError(f"input {name!r} must be floats in [{spec['low']}, {spec['high']}], "
+                         "got uint8 pixels: scale them with x / 127.5 - 1")
+    if arr.ndim == 3:
+        arr = arr[None]
+    shape = spec["shape"]
+    if arr.ndim != 4:
+        raise ValueError(f"input {name!r} must be NHWC images (batch, H, W, {shape[-1]}), "
+                         f"got shape {arr.shape}")
+    if arr.shape[-1] != shape[-1]:
+        raise ValueError(
+            f"input {name!r} must have {shape[-1]} channels (NHWC), got {arr.shape[-1]} "
+            f"(shape {arr.shape})" + (": channels first? transpose to NHWC"
+                                      if arr.shape[1] == shape[-1] else ""))
+    multiple = int(spec.get("size_multiple") or 1)
+    for axis, what in ((0, "height"), (1, "width")):
+        size, fixed = arr.shape[1 + axis], shape[axis]
+        if fixed is not None and size != fixed:
+            raise ValueError(f"input {name!r} must be {shape[0]}x{shape[1]} pixels, got "
+                             f"{arr.shape[1]}x{arr.shape[2]}: resize the images")
+        minimum = max(multiple, int(spec.get("min_size") or 1))
+        if fixed is None and (size < minimum or size % multiple):
+            at_least = f", at least {minimum}," if minimum > multiple else ""
+            raise ValueError(
+                f"input {name!r} has {what} {size}: this network takes heights and widths "
+                f"that are multiples of {multiple}{at_least} (e.g. {spec['default_shape'][0]}); "
+                "resize or pad the images")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"got {arr.shape[0]} images in {name!r} for {n} outputs")
+    arr = arr.astype("float32")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"input {name!r} has NaN or Inf values")
+    if arr.size and (arr.min() < spec["low"] - 1e-3 or arr.max() > spec["high"] + 1e-3):
+        raise ValueError(
+            f"input {name!r} must be in [{spec['low']:g}, {spec['high']:g}], got values from "
+            f"{arr.min():.3g} to {arr.max():.3g}: scale pixels with x / 127.5 - 1")
+    return arr
 
 
 def check_labels(labels, n, num_classes, shape=()):
@@ -145,6 +244,8 @@ def check_code(value, n, spec):
     """
     shape = tuple(spec["shape"])
     name = spec["name"]
+    if spec["sampler"] == "image":
+        return check_image(value, spec, n)
     if spec["sampler"] in ("labels", "categorical"):
         try:
             return check_labels(value, n, spec["num_classes"], shape)
@@ -210,7 +311,7 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
         raise ValueError(f"unknown generator input(s) {unknown}: the inputs are {names}")
     out = []
     for spec in specs:
-        shape = (n, *spec["shape"])
+        shape = (n, *spec.get("default_shape", spec["shape"]))
         sampler = spec["sampler"]
         if spec["name"] in codes:
             out.append(check_code(codes[spec["name"]], n, spec))
@@ -220,7 +321,7 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
             out.append(check_labels(labels, n, spec["num_classes"], tuple(spec["shape"])))
         elif sampler in ("labels", "categorical"):
             out.append(rng.integers(0, spec["num_classes"], shape).astype("int32"))
-        elif sampler == "uniform":
+        elif sampler in ("uniform", "image"):
             out.append(rng.uniform(spec["low"], spec["high"], shape).astype(spec["dtype"]))
         elif sampler == "fixed":
             out.append(np.full(shape, spec["value"], dtype=spec["dtype"]))
@@ -237,14 +338,14 @@ def draw_tensors(specs, batch_size, seed_generator):
 
     out = []
     for spec in specs:
-        shape = (batch_size, *spec["shape"])
+        shape = (batch_size, *spec.get("default_shape", spec["shape"]))
         sampler = spec["sampler"]
         if sampler == "normal":
             out.append(keras.random.normal(shape, seed=seed_generator))
         elif sampler in ("labels", "categorical"):
             out.append(keras.random.randint(shape, 0, spec["num_classes"], dtype="int32",
                                             seed=seed_generator))
-        elif sampler == "uniform":
+        elif sampler in ("uniform", "image"):
             out.append(keras.random.uniform(shape, spec["low"], spec["high"],
                                             seed=seed_generator))
         elif sampler == "fixed":

@@ -23,6 +23,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 
 
+def family_data(name, images, labels=None):
+    """What family ``name`` trains on, made from ``images``: ``(inputs,
+    targets)`` pairs for an image-conditioned family (targets: the images
+    mirrored; super-resolution: the images down-sampled, and the images), else ``(images, labels)`` (labels 0..2 by default)."""
+    from kerasgan import models
+
+    cls = models.get_class(name)
+    if getattr(cls, "super_resolution", False):  # (low-res, high-res) pairs
+        from kerasgan.data import downscale
+
+        return downscale(images, cls.tiny_config["scale"]).numpy(), images
+    if cls.image_conditioned:
+        return images, images[:, :, ::-1].copy()
+    return images, np.arange(len(images)) % 3 if labels is None else labels
+
+
 @pytest.fixture(scope="session")
 def mirrored_strategy():
     """One MirroredStrategy over two logical CPUs for the whole session.

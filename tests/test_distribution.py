@@ -8,6 +8,8 @@ import keras
 import kerasgan
 from kerasgan import models
 
+from conftest import family_data
+
 GLOBAL_BATCH = 16
 STEPS = 3
 
@@ -18,7 +20,8 @@ def _train(strategy, name, images, **overrides):
         keras.utils.set_random_seed(5)  # same initial weights in both runs
         gan = models.get(name, **config)
         gan.compile()
-    data = (images, np.arange(len(images)) % 3) if gan.num_classes else images
+    data = (family_data(name, images) if gan.num_classes or gan.image_conditioned
+            else images)
     ds = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH, drop_remainder=True)
     history = gan.fit(ds.take(STEPS), epochs=1, verbose=0)
     return gan, history.history

@@ -6,6 +6,7 @@ import tensorflow as tf
 import keras
 
 import kerasgan
+from conftest import family_data
 from kerasgan import models
 
 FAMILIES = models.names()
@@ -24,12 +25,12 @@ def tiny(name, **overrides):
     return cls(**config)
 
 
-def dataset(images, batch_size=16):
+def dataset(images, batch_size=16, name="dcgan"):
     """(images, labels) batches: conditional families (3 classes in their tiny
-    configs) use the labels, the others ignore them."""
-    labels = np.arange(len(images)) % 3
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size,
-                                                                      drop_remainder=True)
+    configs) use the labels, the others ignore them; an image-conditioned
+    family (pix2pix) gets (inputs, targets) pairs."""
+    return tf.data.Dataset.from_tensor_slices(family_data(name, images)).batch(
+        batch_size, drop_remainder=True)
 
 
 def weights(model):
@@ -48,7 +49,7 @@ def test_one_fit_step_updates_both_networks(name, images_8x8):
     gan = tiny(name, seed=0)
     gan.compile()
     g0, d0 = weights(gan.generator), weights(gan.discriminator)
-    history = gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    history = gan.fit(dataset(images_8x8, name=name).take(1), epochs=1, verbose=0)
     for key in ("g_loss", "d_loss"):
         assert np.isfinite(history.history[key][0])
     assert any(not np.allclose(a, b) for a, b in zip(g0, weights(gan.generator)))
@@ -77,7 +78,7 @@ def test_generate_shape_range_and_seed(name):
 def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
     gan = tiny(name, ema_decay=0.9, seed=4)
     gan.compile()
-    gan.fit(dataset(images_8x8).take(2), epochs=1, verbose=0)
+    gan.fit(dataset(images_8x8, name=name).take(2), epochs=1, verbose=0)
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)
@@ -90,8 +91,8 @@ def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
                                   gan.generate(4, seed=0, labels=labels))
     # the optimizer state came back too: training continues identically
     assert int(loaded.d_optimizer.iterations) == int(gan.d_optimizer.iterations)
-    gan.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
-    loaded.fit(dataset(images_8x8).take(1), epochs=1, verbose=0)
+    gan.fit(dataset(images_8x8, name=name).take(1), epochs=1, verbose=0)
+    loaded.fit(dataset(images_8x8, name=name).take(1), epochs=1, verbose=0)
     for a, b in zip(weights(gan), weights(loaded)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 
@@ -120,7 +121,7 @@ def test_seeded_run_repeats_exactly(name, images_8x8):
         keras.utils.set_random_seed(123)  # same initial weights
         gan = tiny(name, seed=7)
         gan.compile()
-        hist = gan.fit(dataset(images_8x8), epochs=2, verbose=0)
+        hist = gan.fit(dataset(images_8x8, name=name), epochs=2, verbose=0)
         results.append((weights(gan), hist.history))
     (w1, h1), (w2, h2) = results
     assert h1 == h2

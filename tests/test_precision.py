@@ -18,7 +18,7 @@ import kerasgan
 from kerasgan import models, penalties, precision
 from kerasgan.layers import ConditionalBatchNormalization, SNConv2D, SNDense, SNEmbedding
 
-from conftest import REPO
+from conftest import REPO, family_data
 
 sys.path.insert(0, os.path.join(REPO, "export"))
 from onnx_generator import OnnxGenerator  # noqa: E402  the TF-free deployment kit
@@ -40,11 +40,12 @@ def tiny(name, policy="float32", **overrides):
         return cls(**dict(cls.tiny_config, **overrides))
 
 
-def dataset(images, batch_size=16):
-    """(images, labels) batches; labels 0..2 for the conditional tiny configs."""
-    labels = np.arange(len(images)) % 3
-    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size,
-                                                                      drop_remainder=True)
+def dataset(images, batch_size=16, name="dcgan"):
+    """(images, labels) batches: conditional families (3 classes in their tiny
+    configs) use the labels, the others ignore them; an image-conditioned
+    family (pix2pix) gets (inputs, targets) pairs."""
+    return tf.data.Dataset.from_tensor_slices(family_data(name, images)).batch(
+        batch_size, drop_remainder=True)
 
 
 def trainable(model):
@@ -113,7 +114,7 @@ def test_every_family_trains_in_mixed_precision(name, policy, jit, images_8x8):
     # float16: the first steps at the initial loss scale (2**15) may overflow
     # and be skipped (SNGAN's discriminator needs ~2**12), so run 8 steps
     steps = 8 if low == "float16" else 3
-    data = dataset(images_8x8, batch_size=len(images_8x8) // steps)
+    data = dataset(images_8x8, batch_size=len(images_8x8) // steps, name=name)
     history = gan.fit(data, epochs=1, verbose=0).history
     for key, values in history.items():
         assert np.isfinite(values[0]), key
@@ -334,7 +335,7 @@ def _low_precision_tensors(proto):
 def test_exported_mixed_generator_is_float32(name, policy, tmp_path, images_8x8):
     gan = tiny(name, policy, seed=1)
     gan.compile()
-    gan.fit(dataset(images_8x8), epochs=1, verbose=0)
+    gan.fit(dataset(images_8x8, name=name), epochs=1, verbose=0)
     copy = precision.float32_copy(gan.generator)
     assert precision.compute_dtypes(copy) == {"float32"} and copy is not gan.generator
     assert [w.path for w in copy.weights] == [w.path for w in gan.generator.weights]
@@ -427,6 +428,14 @@ def _fake_random(monkeypatch):
     monkeypatch.setattr(keras.random, "randint", randint)
 
 
+#: per-family absolute tolerance on the weights after the two steps, where
+#: round-off legitimately grows more: CycleGAN's generators apply ReLU right
+#: after instance norm, whose outputs are zero-mean, so round-off flips a few
+#: ReLUs between XLA and eager (measured with no pool, so no random draw at all:
+#: 1.1e-4 on in_conv's kernel, which moved by 0.22 in the two steps).
+XLA_WEIGHT_ATOL = {"cyclegan": 1e-3}
+
+
 @pytest.mark.parametrize("name", slow_for("stylegan2"))
 def test_xla_train_step_matches_the_eager_step(name, images_8x8, monkeypatch):
     """``compile(jit_compile=True)`` trains every family: two XLA steps make
@@ -453,7 +462,7 @@ def test_xla_train_step_matches_the_eager_step(name, images_8x8, monkeypatch):
                     run_eagerly=not jit)
         assert gan.jit_compile is jit and gan.run_eagerly is not jit
         g0, d0 = trainable(gan.generator), trainable(gan.discriminator)
-        history = gan.fit(dataset(images_8x8).take(2), epochs=1, verbose=0).history
+        history = gan.fit(dataset(images_8x8, name=name).take(2), epochs=1, verbose=0).history
         assert all(np.isfinite(v[0]) for v in history.values())
         assert changed(g0, gan.generator) and changed(d0, gan.discriminator)
         runs.append((gan, history))
@@ -462,8 +471,8 @@ def test_xla_train_step_matches_the_eager_step(name, images_8x8, monkeypatch):
         np.testing.assert_allclose(h1[key], h2[key], rtol=1e-4, atol=1e-5, err_msg=key)
     for a, b in zip(eager.weights, xla.weights):
         x, y = a.numpy(), b.numpy()
-        np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5 * max(1.0, np.abs(x).max()),
-                                   err_msg=a.path)
+        atol = max(1e-5 * max(1.0, np.abs(x).max()), XLA_WEIGHT_ATOL.get(name, 0.0))
+        np.testing.assert_allclose(x, y, rtol=1e-4, atol=atol, err_msg=a.path)
     np.testing.assert_array_equal(eager.seed_generator.state.numpy(),
                                   xla.seed_generator.state.numpy())
 

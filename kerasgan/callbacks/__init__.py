@@ -10,8 +10,10 @@ from kerasgan.callbacks.health import (
 from kerasgan.callbacks.loss_curve import LossCurve
 from kerasgan.callbacks.metric_monitor import MetricMonitor
 from kerasgan.callbacks.sample_grid import SampleGrid
+from kerasgan.callbacks.triplet_grid import TripletGrid
 
 __all__ = [
+    "TripletGrid",
     "SampleGrid",
     "LossCurve",
     "MetricMonitor",

@@ -8,7 +8,9 @@ training can resume exactly.
 
 Sources: `"mnist-10k"` (bundled, offline), `"tfds:NAME[:SPLIT]"`, a folder of
 IDX files (or an IDX images file), an image folder (`ROOT/<class>/*.png`),
-or a `.npz` file.
+or a `.npz` file. Paired A|B image folders (pix2pix's facades format) open with
+`open_paired()` as a `PairedImageSource` of (input, target) pairs; two unpaired
+domains (CycleGAN) open with `open_unpaired()` as an `UnpairedImageSource`.
 
 Example:
 
@@ -21,6 +23,14 @@ Example:
 
 from kerasgan.data.errors import DataError
 from kerasgan.data.image_source import ImageSource
+from kerasgan.data.paired_source import DIRECTIONS, PairedImageSource, open_paired, split_pair
+from kerasgan.data.unpaired_source import UnpairedImageSource, open_unpaired
+from kerasgan.data.super_resolution import (
+    SuperResolutionSource,
+    bicubic_upscale,
+    downscale,
+    open_super_resolution,
+)
 from kerasgan.data.sources import (
     BUNDLED_MNIST_DIR,
     IMAGE_EXTENSIONS,
@@ -35,6 +45,16 @@ from kerasgan.data.sources import (
 __all__ = [
     "BUNDLED_MNIST_DIR",
     "DataError",
+    "DIRECTIONS",
+    "PairedImageSource",
+    "open_paired",
+    "split_pair",
+    "UnpairedImageSource",
+    "open_unpaired",
+    "SuperResolutionSource",
+    "open_super_resolution",
+    "downscale",
+    "bicubic_upscale",
     "IMAGE_EXTENSIONS",
     "ImageSource",
     "convert_channels",

@@ -31,7 +31,7 @@ SAVED_MODEL_METADATA = "kerasgan.json"
 FORMAT = "kerasgan-generator/1"
 #: metadata keys whose values are JSON (the rest are plain strings).
 JSON_KEYS = ("latent_dim", "num_classes", "image_shape", "value_range", "inputs", "outputs",
-             "ema", "opset")
+             "ema", "opset", "scale")
 
 
 class ExportError(ValueError):
@@ -79,15 +79,34 @@ def weights_sha256(model):
     return h.hexdigest()
 
 
-def _resolve(model, family=None, num_classes=None, dataset=None):
+def _resolve(model, family=None, num_classes=None, dataset=None, direction=None):
     """The generator to export, its input specs and its metadata.
+
+    ``direction`` picks one generator of a two-way family (CycleGAN:
+    ``"AtoB"``, the default, or ``"BtoA"``); it is recorded in the metadata.
 
     A generator trained in mixed precision is exported as its float32 copy
     (:func:`kerasgan.precision.float32_copy`: every layer float32, the same
     weights), so the exported graph's inputs, outputs and internal compute
     are float32, and the parity check compares against that copy.
     """
-    if isinstance(model, kerasgan.GAN):
+    directions = getattr(model, "directions", None)
+    if direction is not None and not directions:
+        raise ExportError(
+            f"direction={direction!r} applies to two-way families (cyclegan); this "
+            f"{getattr(model, 'family', type(model).__name__)} model has one generator")
+    if isinstance(model, kerasgan.GAN) and directions:
+        try:
+            direction = model.directions[0] if direction is None else \
+                model.check_direction(direction)
+        except ValueError as e:
+            raise ExportError(str(e)) from None
+        generator = model.sampling_generator_for(direction)
+        specs = model.generator_inputs(direction)
+        family = family or model.family
+        num_classes = None
+        ema = model.ema_generator is not None
+    elif isinstance(model, kerasgan.GAN):
         generator = model.sampling_generator
         specs = model.generator_inputs()
         family = family or model.family
@@ -121,7 +140,18 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
         raise ExportError(
             f"the generator must have one NHWC image output (batch, H, W, C), got {shapes}"
         )
-    image_shape = [int(d) for d in outputs[0].shape[1:]]
+    output_shape = [None if d is None else int(d) for d in outputs[0].shape[1:]]
+    image_shape = output_shape
+    if None in output_shape:
+        # a fully convolutional generator (Pix2Pix): the size it was trained at
+        images = [s for s in specs if s["sampler"] == "image"]
+        if isinstance(model, kerasgan.GAN) and getattr(model, "image_shape", None):
+            image_shape = [int(d) for d in model.image_shape]
+        elif images:
+            image_shape = list(images[0]["default_shape"][:2]) + [output_shape[-1]]
+        else:
+            raise ExportError(f"the generator's output has an unknown size {output_shape} "
+                              "and no image input to take it from")
     normal = [s for s in specs if s["sampler"] == "normal"]
     metadata = {
         "format": FORMAT,
@@ -133,7 +163,7 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
         "layout": "NHWC",
         "dataset": dataset or "unknown",
         "inputs": specs,
-        "outputs": [{"name": "images", "shape": image_shape, "dtype": "float32",
+        "outputs": [{"name": "images", "shape": output_shape, "dtype": "float32",
                      "layout": "NHWC", "value_range": [-1.0, 1.0]}],
         "ema": ema,
         # the policy the generator computed in (the export is float32 anyway)
@@ -143,6 +173,11 @@ def _resolve(model, family=None, num_classes=None, dataset=None):
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
     }
+    if direction is not None:  # the generator of a two-way family (cyclegan)
+        metadata["direction"] = direction
+    if isinstance(model, kerasgan.GAN) and hasattr(model, "export_metadata"):
+        # family-specific facts (srgan: scale and content network)
+        metadata.update(model.export_metadata())
     return _Target(generator, specs, metadata)
 
 
@@ -168,6 +203,16 @@ def _parity(target, runners, batch_sizes, atol, seed):
              for s in target.specs if s["sampler"] == "fixed"}
     if fixed:
         cases.append((max(batch_sizes), fixed))
+    # an image input of dynamic size is checked at a second size too
+    for spec in target.specs:
+        if spec["sampler"] == "image" and None in spec["shape"][:2]:
+            height, width, channels = spec["default_shape"]
+            m = int(spec.get("size_multiple") or 1)
+            other = [height + m if spec["shape"][0] is None else height,
+                     width + 2 * m if spec["shape"][1] is None else width, channels]
+            rng = np.random.default_rng([seed, len(cases)])
+            images = rng.uniform(spec["low"], spec["high"], (2, *other)).astype("float32")
+            cases.append((2, {spec["name"]: images}))
     for i, (batch, codes) in enumerate(cases):
         inputs = draw_inputs(target.specs, batch, seed=[seed, i], codes=codes)
         expected = target.keras_run(inputs)
@@ -175,7 +220,7 @@ def _parity(target, runners, batch_sizes, atol, seed):
             got = np.asarray(run(inputs), dtype="float32")
             if got.shape != expected.shape:
                 raise ExportError(
-                    f"{name} returns shape {got.shape} at batch {batch}, Keras "
+                    f"{name} returns shape {got.shape} at input shape {inputs[0].shape}, Keras "
                     f"{expected.shape}: the export is wrong; please report it"
                 )
             diff = float(np.max(np.abs(got - expected)))
@@ -248,12 +293,17 @@ def _convert_onnx(target, opset):
     for node in proto.graph.node:
         if not onnx.defs.has(node.op_type, node.domain or ""):
             raise _unsupported_error(target, node, opset, tf2onnx.__version__)
-    # name the dynamic batch axis
+    # name the dynamic batch axis (and the height and width of a generator
+    # that takes any image size)
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         if len(dims):
             dims[0].ClearField("dim_value")
             dims[0].dim_param = "batch"
+        if len(dims) == 4:
+            for dim, name in ((dims[1], "height"), (dims[2], "width")):
+                if not dim.HasField("dim_value"):
+                    dim.dim_param = name
     metadata = dict(target.metadata, tf2onnx_version=tf2onnx.__version__, opset=opset)
     del proto.metadata_props[:]
     for key, value in metadata.items():
@@ -265,7 +315,8 @@ def _convert_onnx(target, opset):
     proto.doc_string = (
         f"kerasgan {target.metadata['family']} generator: inputs "
         + ", ".join(f"{s['name']} {s['dtype']}{[None] + s['shape']}" for s in target.specs)
-        + f"; output images float32 NHWC {[None] + target.metadata['image_shape']} in [-1, 1]"
+        + f"; output images float32 NHWC {[None] + target.metadata['outputs'][0]['shape']} "
+        "in [-1, 1]"
     )
     return proto
 
@@ -370,7 +421,7 @@ def _check_args(path, suffix=None):
 
 def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
                 atol=PARITY_ATOL, batch_sizes=PARITY_BATCH_SIZES, family=None,
-                num_classes=None, parity_seed=None):
+                num_classes=None, parity_seed=None, direction=None):
     """Exports a generator to an ONNX file.
 
     Args:
@@ -388,6 +439,9 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
         family: family name for a bare generator (a GAN knows its own).
         num_classes: number of classes of a bare conditional generator.
         parity_seed: seed of the parity inputs (None: fresh).
+        direction: for a two-way family (CycleGAN), the generator to export:
+            ``"AtoB"`` (``gan.generator``, the default) or ``"BtoA"``
+            (``gan.generator_ba``); each exports on its own.
 
     Returns:
         A report: ``{"path", "format", "metadata", "parity"}`` (``parity`` maps
@@ -398,7 +452,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
             the layer and the op), or the check failed. Nothing is written then.
     """
     _check_args(path, ".onnx")
-    target = _resolve(model, family, num_classes, dataset)
+    target = _resolve(model, family, num_classes, dataset, direction)
     proto = _convert_onnx(target, opset)
     parity = None
     if check:
@@ -415,7 +469,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
 
 def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATOL,
                        batch_sizes=PARITY_BATCH_SIZES, family=None, num_classes=None,
-                       parity_seed=None):
+                       parity_seed=None, direction=None):
     """Exports a generator to a SavedModel folder.
 
     The folder has one signature, ``serving_default`` (also callable as
@@ -424,7 +478,7 @@ def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATO
     :func:`export_onnx` (the parity runner is ``"saved_model"``).
     """
     _check_args(path)
-    target = _resolve(model, family, num_classes, dataset)
+    target = _resolve(model, family, num_classes, dataset, direction)
 
     def build(tmp):
         _write_saved_model(target, tmp)
@@ -443,7 +497,8 @@ FORMATS = ("onnx", "saved_model")
 
 def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     """Exports to several formats in ``out_dir``: ``NAME.onnx`` and
-    ``NAME_savedmodel/`` (``NAME``: the family, by default).
+    ``NAME_savedmodel/`` (``NAME``: the family, by default; ``FAMILY_BtoA``
+    for ``direction="BtoA"``).
 
     Returns:
         The list of reports of :func:`export_onnx` / :func:`export_saved_model`.
@@ -453,6 +508,8 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
         raise ExportError(f"unknown export format {unknown or formats}: use onnx, saved_model")
     if name is None:
         name = model.family if isinstance(model, kerasgan.GAN) else kwargs.get("family") or "generator"
+        if kwargs.get("direction") not in (None, "AtoB"):
+            name = f"{name}_{kwargs['direction']}"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise ExportError(f"export name {name!r} must be letters, digits, '_', '-' or '.'")
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):

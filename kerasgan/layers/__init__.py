@@ -35,6 +35,10 @@ Example:
 """
 
 from kerasgan.layers.conditional_batch_normalization import ConditionalBatchNormalization
+from kerasgan.layers.global_batch_dropout import GlobalBatchDropout
+from kerasgan.layers.image_pool import ImagePool
+from kerasgan.layers.reflection_padding_2d import ReflectionPadding2D
+from kerasgan.layers.sub_pixel_upsampling import SubPixelUpsampling
 from kerasgan.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.layers.spectral_normalization import (
     SNConv2D,
@@ -55,6 +59,10 @@ __all__ = [
     "EqualizedConv2D",
     "PixelNorm",
     "MinibatchStdDev",
+    "GlobalBatchDropout",
+    "ImagePool",
+    "ReflectionPadding2D",
+    "SubPixelUpsampling",
     "power_iterate",
     "spectral_norm_layers",
 ]

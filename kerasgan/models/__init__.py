@@ -59,7 +59,10 @@ from kerasgan.models.infogan import InfoGAN  # noqa: E402
 from kerasgan.models.sngan import SNGAN  # noqa: E402
 from kerasgan.models.stylegan2 import StyleGAN2  # noqa: E402
 from kerasgan.models.progan import ProGAN  # noqa: E402
+from kerasgan.models.pix2pix import Pix2Pix  # noqa: E402
+from kerasgan.models.cyclegan import CycleGAN  # noqa: E402
+from kerasgan.models.srgan import SRGAN  # noqa: E402
 
-__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN",
+__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN", "Pix2Pix", "CycleGAN", "SRGAN",
            "register", "names", "get",
            "get_class"]

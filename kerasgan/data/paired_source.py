@@ -1,0 +1,362 @@
+"""`PairedImageSource`: aligned (input, target) image pairs for image-to-image
+translation, and `open_paired()`, the reader of A|B pair files (the pix2pix
+"facades" format).
+
+The facades format: one file per pair, the two images side by side, ``A`` on the
+left and ``B`` on the right (facades: ``A`` = the photo, ``B`` = the label map),
+in split folders ``ROOT/train``, ``ROOT/val``, ``ROOT/test``. ``direction``
+picks what the network translates: ``"AtoB"`` (left half → right half) or
+``"BtoA"`` (right → left). **Facades label map → photo is ``"BtoA"``**, as in
+the original pix2pix code (``--direction BtoA``).
+
+Example:
+
+>>> from kerasgan import data
+>>> src = data.open_paired("../shared/data/facades", split="train", direction="BtoA",
+...                        resize=128)
+>>> ds = src.dataset(4, seed=0, jitter=True, flip=True)
+>>> inputs, targets = next(iter(ds))          # label maps, photos; float32 in [-1, 1]
+"""
+
+import concurrent.futures
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kerasgan.data.errors import DataError
+from kerasgan.data.image_source import _MAX_EPOCH, _check_int, _check_seed, _mix_seed
+
+DIRECTIONS = ("AtoB", "BtoA")
+#: the pix2pix jitter: resize 256 → 286, then random-crop 256 (scaled for other sizes).
+JITTER_RATIO = 286 / 256
+
+
+def check_direction(direction):
+    """``"AtoB"`` or ``"BtoA"`` (case-insensitive, ``a2b`` too); returns the canonical form.
+
+    Raises:
+        DataError: anything else.
+    """
+    key = str(direction).lower().replace("2", "to").replace("-", "").replace("_", "")
+    for d in DIRECTIONS:
+        if key == d.lower():
+            return d
+    raise DataError(
+        f"direction must be 'AtoB' (left half -> right half) or 'BtoA' (right -> left), "
+        f"got {direction!r}: facades label map -> photo is 'BtoA'"
+    )
+
+
+def jitter_load_size(size):
+    """The size images are resized to before the random crop back to ``size``:
+    ``round(size * 286 / 256)`` (286 for 256, 143 for 128, 72 for 64), at least
+    ``size + 1`` so that the crop always moves."""
+    return max(int(size) + 1, int(round(int(size) * JITTER_RATIO)))
+
+
+class PairedImageSource:
+    """Aligned image pairs in memory: ``inputs[i]`` translates to ``targets[i]``.
+
+    Both are ``uint8`` NHWC arrays with the same ``N``, height and width (the
+    channel counts may differ: a 1-channel map to a 3-channel photo).
+
+    Args:
+        inputs: ``uint8`` ``(N, H, W, C_in)``.
+        targets: ``uint8`` ``(N, H, W, C_out)``.
+        name: a name for messages.
+        direction: the direction the pairs were read in (recorded only).
+
+    Raises:
+        DataError: the arrays are not uint8 NHWC pairs of one size and count.
+    """
+
+    labels = None
+    num_classes = None
+
+    def __init__(self, inputs, targets, *, name="pairs", direction=None):
+        inputs, targets = np.asarray(inputs), np.asarray(targets)
+        for what, arr in (("inputs", inputs), ("targets", targets)):
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
+                raise DataError(
+                    f"paired {what} must be uint8 (N, H, W, C) arrays with C in 1, 3, 4, got "
+                    f"{arr.dtype} {arr.shape}"
+                )
+        if inputs.shape[:3] != targets.shape[:3]:
+            raise DataError(
+                f"paired inputs {inputs.shape} and targets {targets.shape} must have the same "
+                "number of images and the same height and width"
+            )
+        self.inputs, self.targets = inputs, targets
+        self.name = str(name)
+        self.direction = direction
+        self._cache = None
+
+    def __len__(self):
+        return int(self.inputs.shape[0])
+
+    def __repr__(self):
+        return (f"<PairedImageSource {self.name}: {len(self)} pairs {self.image_shape} -> "
+                f"{self.target_shape}>")
+
+    @property
+    def image_shape(self):
+        """``(H, W, C)`` of one input image."""
+        return tuple(int(d) for d in self.inputs.shape[1:])
+
+    @property
+    def target_shape(self):
+        """``(H, W, C)`` of one target image."""
+        return tuple(int(d) for d in self.targets.shape[1:])
+
+    @property
+    def images(self):
+        """The target images (what the generator should make), uint8."""
+        return self.targets
+
+    def num_batches(self, batch_size, drop_remainder=True):
+        """Batches in one epoch (as :meth:`kerasgan.data.ImageSource.num_batches`)."""
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        n = len(self)
+        return n // batch_size if drop_remainder else -(-n // batch_size)
+
+    def arrays(self, start=0, stop=None):
+        """``(inputs, targets)`` float32 in [-1, 1] for pairs ``start:stop``, no jitter."""
+        sl = slice(start, stop)
+        return (self.inputs[sl].astype("float32") / 127.5 - 1.0,
+                self.targets[sl].astype("float32") / 127.5 - 1.0)
+
+    def _tensors(self):
+        if self._cache is None:
+            with tf.device("/cpu:0"):
+                self._cache = (tf.constant(self.inputs), tf.constant(self.targets))
+        return self._cache
+
+    def dataset(self, batch_size, *, shuffle=True, seed=None, jitter=False, flip=False,
+                drop_remainder=True, repeat=False, start_epoch=0, start_step=0, labels=False):
+        """A batched, prefetched ``tf.data.Dataset`` of ``(inputs, targets)``.
+
+        Both are ``float32`` NHWC batches in [-1, 1]. The augmentation of
+        pix2pix is applied **identically to both images of a pair**:
+
+        - ``jitter``: resize to :func:`jitter_load_size` (286 for 256) with
+          bicubic interpolation (clipped to [-1, 1]), then crop a random
+          ``H x W`` window;
+        - ``flip``: mirror left-right with probability 0.5.
+
+        Order, crops and flips are a pure function of ``(seed, epoch,
+        position)``, with the same epoch semantics (``repeat``,
+        ``start_epoch``, ``start_step``) as
+        :meth:`kerasgan.data.ImageSource.dataset`, so training resumes exactly.
+
+        Args:
+            batch_size: positive int.
+            shuffle: shuffle each epoch.
+            seed: int seed of order, crops and flips (None: drawn once).
+            jitter: random resize-and-crop (see above).
+            flip: random mirroring.
+            drop_remainder: drop each epoch's last partial batch.
+            repeat: an endless dataset of epochs ``start_epoch, start_epoch + 1, ...``.
+            start_epoch: index of the first epoch.
+            start_step: batches of the first epoch to skip.
+            labels: must be False (pairs carry no class labels); accepted so
+                that code written for ``ImageSource`` works.
+
+        Raises:
+            DataError: an empty source, a bad batch size, ``labels=True``.
+        """
+        n = len(self)
+        if n == 0:
+            raise DataError(f"paired source {self.name!r} has no pairs")
+        if labels:
+            raise DataError(f"paired source {self.name!r} has no class labels")
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        if drop_remainder and batch_size > n:
+            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} pairs): "
+                            f"use a batch size ≤ {n}")
+        start_epoch = _check_int(start_epoch, "start_epoch", 0)
+        start_step = _check_int(start_step, "start_step", 0)
+        steps = self.num_batches(batch_size, drop_remainder)
+        if start_step and start_step >= steps:
+            raise DataError(f"start_step {start_step} is not inside an epoch of {steps} batches")
+        seed = _check_seed(seed)
+        shuffle, jitter, flip = bool(shuffle), bool(jitter), bool(flip)
+        inputs_t, targets_t = self._tensors()
+        height, width = self.image_shape[:2]
+        c_in = self.image_shape[-1]
+        load = (jitter_load_size(height), jitter_load_size(width))
+
+        if repeat:
+            epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
+        elif shuffle or jitter or flip:
+            epochs = tf.data.Dataset.random(
+                seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True).take(1)
+        else:
+            epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
+        n_full = n // batch_size
+        remainder = n - n_full * batch_size
+        seed_t = tf.constant(seed, tf.int64)
+
+        def epoch_batches(epoch):
+            pair = tf.stack([seed_t, tf.cast(epoch, tf.int64)])
+            idx = tf.range(n, dtype=tf.int64)
+            if shuffle:
+                idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
+            parts = {"idx": idx}
+            if flip:
+                s = tf.random.experimental.stateless_fold_in(pair, 1)
+                parts["flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
+            if jitter:
+                s = tf.random.experimental.stateless_fold_in(pair, 2)
+                parts["dy"] = tf.random.stateless_uniform(
+                    [n], seed=s, minval=0, maxval=load[0] - height + 1, dtype=tf.int32)
+                s = tf.random.experimental.stateless_fold_in(pair, 3)
+                parts["dx"] = tf.random.stateless_uniform(
+                    [n], seed=s, minval=0, maxval=load[1] - width + 1, dtype=tf.int32)
+            full = tf.data.Dataset.from_tensor_slices(
+                {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size])
+                 for k, v in parts.items()})
+            if remainder and not drop_remainder:
+                full = full.concatenate(tf.data.Dataset.from_tensors(
+                    {k: v[n_full * batch_size:] for k, v in parts.items()}))
+            return full
+
+        def crop(args):
+            image, dy, dx = args
+            return tf.slice(image, tf.stack([dy, dx, 0]), tf.stack([height, width, -1]))
+
+        def fetch(batch):
+            # the two images of a pair are stacked on the channel axis, so one
+            # resize, crop and flip moves both alike
+            x = tf.concat([tf.gather(inputs_t, batch["idx"]),
+                           tf.gather(targets_t, batch["idx"])], axis=-1)
+            x = tf.cast(x, tf.float32) / 127.5 - 1.0
+            if jitter:
+                x = tf.clip_by_value(tf.image.resize(x, load, method="bicubic"), -1.0, 1.0)
+                x = tf.map_fn(crop, (x, batch["dy"], batch["dx"]),
+                              fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
+            if flip:
+                x = tf.where(batch["flip"][:, None, None, None], tf.reverse(x, axis=[2]), x)
+            return x[..., :c_in], x[..., c_in:]
+
+        ds = epochs.flat_map(epoch_batches)
+        if start_step:
+            ds = ds.skip(start_step)
+        ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
+        ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def split_pair(array, path="image"):
+    """The left and right halves of an A|B pair image ``(H, 2W, C)``.
+
+    Raises:
+        DataError: the width is odd (not two equal halves); the message names ``path``.
+    """
+    height, width = array.shape[:2]
+    if width % 2 or width < 2:
+        raise DataError(
+            f"{path} is {width}x{height} pixels: a paired image must be two equal halves side "
+            f"by side (A left, B right), so its width must be even; this file is not an A|B pair"
+        )
+    half = width // 2
+    return array[:, :half], array[:, half:]
+
+
+def _read_pair(path, size, channels):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            array = np.asarray(img, dtype=np.uint8)
+    except Exception as e:
+        raise DataError(f"could not read paired image {path}: {type(e).__name__}: {e}; "
+                        "delete or replace this file") from e
+    if array.ndim == 2:
+        array = array[..., None]
+    left, right = split_pair(array, path)
+    if size is not None and left.shape[:2] != tuple(size):
+        resized = []
+        for half in (left, right):
+            im = Image.fromarray(half[..., 0] if half.shape[-1] == 1 else half)
+            im = im.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            a = np.asarray(im, dtype=np.uint8)
+            resized.append(a[..., None] if a.ndim == 2 else a)
+        left, right = resized
+    return left, right
+
+
+def open_paired(root, *, split="train", direction="AtoB", resize=None, channels=None,
+                limit=None):
+    """Reads a folder of A|B pair images (the pix2pix facades format) into memory.
+
+    Args:
+        root: the dataset folder. Its ``split`` subfolder is read when it has
+            one (``ROOT/train``, ``ROOT/val``, ``ROOT/test``), else ``root``
+            itself. Files: ``*.jpg``, ``*.jpeg``, ``*.png``, ``*.bmp``, read in
+            natural order (``2.jpg`` before ``10.jpg``).
+        split: the split subfolder.
+        direction: ``"AtoB"``: inputs are the left halves, targets the right
+            ones; ``"BtoA"``: the other way (facades label map → photo).
+        resize: ``(H, W)``, an int or ``"HxW"``: each half is resized (bicubic)
+            to it once. Default: the files' own half size (all files must then
+            have the same size).
+        channels: 1 or 3 (default 3, RGB).
+        limit: read only the first ``limit`` files (quick runs).
+
+    Returns:
+        A :class:`PairedImageSource` (``inputs``, ``targets`` per ``direction``).
+
+    Raises:
+        DataError: a missing or empty folder, an unreadable file, a file that is
+            not two equal halves (the message names it), files of different
+            sizes without ``resize``, a bad direction.
+    """
+    from kerasgan.data.sources import IMAGE_EXTENSIONS, _parse_resize
+
+    direction = check_direction(direction)
+    size = _parse_resize(resize)
+    channels = 3 if channels is None else int(channels)
+    if channels not in (1, 3):
+        raise DataError(f"channels must be 1 or 3, got {channels}")
+    text = os.fspath(root)
+    if text.startswith("paired:"):
+        text = text[len("paired:"):]
+    path = os.path.abspath(os.path.expanduser(text))
+    if not os.path.isdir(path):
+        raise DataError(f"paired data folder {text!r} not found: pass a folder of A|B images "
+                        "(with train/ val/ test/ subfolders, like facades)")
+    folder = os.path.join(path, split) if os.path.isdir(os.path.join(path, split)) else path
+    files = [f for f in os.listdir(folder)
+             if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
+    if not files:
+        subs = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+        raise DataError(f"{folder} holds no A|B images" + (
+            f" (split {split!r} not found; subfolders: {', '.join(subs)})" if subs else ""))
+
+    def natural(name):
+        stem = os.path.splitext(name)[0]
+        return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
+
+    files = [os.path.join(folder, f) for f in sorted(files, key=natural)]
+    if limit is not None:
+        files = files[: _check_int(limit, "limit", 1)]
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        pairs = list(pool.map(lambda f: _read_pair(f, size, channels), files))
+    first = pairs[0][0].shape
+    for f, p in zip(files, pairs):
+        if p[0].shape != first:
+            raise DataError(
+                f"{f} has halves of {p[0].shape[1]}x{p[0].shape[0]} pixels, {files[0]} of "
+                f"{first[1]}x{first[0]}: pass resize= (--resize) to read pairs of different sizes")
+    left = np.stack([p[0] for p in pairs])
+    right = np.stack([p[1] for p in pairs])
+    inputs, targets = (left, right) if direction == "AtoB" else (right, left)
+    name = f"{os.path.basename(path.rstrip(os.sep))}:{split}:{direction}"
+    return PairedImageSource(inputs, targets, name=name, direction=direction)
+

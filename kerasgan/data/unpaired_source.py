@@ -1,0 +1,346 @@
+"""`UnpairedImageSource`: two image domains for unpaired translation (CycleGAN),
+and `open_unpaired()`, which reads them from two image folders, a CycleGAN
+``trainA``/``trainB`` folder, or the two halves of an A|B pair folder (the
+pix2pix facades format) used as two unpaired domains.
+
+Each domain is shuffled with its own seed (derived from the one seed, the
+epoch and the domain), jittered and flipped on its own, and the two are zipped:
+batch ``i`` is ``(a_batch, b_batch)`` with no relation between the two. An
+epoch is ``max(len(A), len(B))`` examples; the shorter domain cycles through
+its own shuffled order (as the reference CycleGAN code's ``max(A_size,
+B_size)``).
+
+Example:
+
+>>> from kerasgan import data
+>>> src = data.open_unpaired("../shared/data/facades", resize=128)   # photos | label maps
+>>> a, b = next(iter(src.dataset(1, seed=0, jitter=True, flip=True)))
+"""
+
+import concurrent.futures
+import os
+
+import numpy as np
+import tensorflow as tf
+
+from kerasgan.data.errors import DataError
+from kerasgan.data.image_source import _MAX_EPOCH, _check_int, _check_seed, _mix_seed
+from kerasgan.data.paired_source import jitter_load_size, open_paired
+
+#: stateless-seed offsets of the two domains' streams (order, flips, crops).
+_DOMAIN_STREAMS = {"A": 10, "B": 20}
+
+
+class UnpairedImageSource:
+    """Two unaligned image domains in memory.
+
+    Args:
+        a: ``uint8`` ``(N_A, H, W, C)``, domain A.
+        b: ``uint8`` ``(N_B, H, W, C)``, domain B (its own count; the same
+            height, width and channels as A).
+        name: a name for messages.
+        aligned: True when ``a[i]`` and ``b[i]`` happen to be a pair (the two
+            halves of facades files): sample grids may then show ``b[i]`` as
+            the target of ``a[i]``. Training never uses the alignment.
+        names: names of the two domains, for messages.
+
+    Raises:
+        DataError: the arrays are not uint8 NHWC, or the domains differ in
+            size or in channel count (the message names both).
+    """
+
+    labels = None
+    num_classes = None
+
+    def __init__(self, a, b, *, name="unpaired", aligned=False, names=("A", "B")):
+        a, b = np.asarray(a), np.asarray(b)
+        for what, arr in zip(names, (a, b)):
+            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
+                raise DataError(
+                    f"domain {what} must be a uint8 (N, H, W, C) array with C in 1, 3, 4, got "
+                    f"{arr.dtype} {arr.shape}")
+        if a.shape[-1] != b.shape[-1]:
+            raise DataError(
+                f"the two domains have different channel counts: {names[0]} has "
+                f"{a.shape[-1]} ({a.shape[1]}x{a.shape[2]}x{a.shape[-1]}), {names[1]} has "
+                f"{b.shape[-1]}: CycleGAN translates both ways, so both domains need the "
+                "same channels; read them with channels=1 or channels=3 (--channels)")
+        if a.shape[1:3] != b.shape[1:3]:
+            raise DataError(
+                f"the two domains have different image sizes: {names[0]} "
+                f"{a.shape[2]}x{a.shape[1]}, {names[1]} {b.shape[2]}x{b.shape[1]}: pass resize=")
+        self.a, self.b = a, b
+        self.name = str(name)
+        self.aligned = bool(aligned)
+        self.domain_names = tuple(str(n) for n in names)
+        self._cache = None
+
+    def __len__(self):
+        """Examples per epoch: ``max(len(A), len(B))``."""
+        return max(int(self.a.shape[0]), int(self.b.shape[0]))
+
+    def __repr__(self):
+        return (f"<UnpairedImageSource {self.name}: {len(self.a)} A + {len(self.b)} B images "
+                f"{self.image_shape}>")
+
+    @property
+    def image_shape(self):
+        """``(H, W, C)`` of one image (both domains)."""
+        return tuple(int(d) for d in self.a.shape[1:])
+
+    @property
+    def target_shape(self):
+        return self.image_shape
+
+    @property
+    def images(self):
+        """Domain B's images (what ``G_AB`` should make), uint8."""
+        return self.b
+
+    def num_batches(self, batch_size, drop_remainder=True):
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        n = len(self)
+        return n // batch_size if drop_remainder else -(-n // batch_size)
+
+    def arrays(self, start=0, stop=None):
+        """``(a, b)`` float32 in [-1, 1] for images ``start:stop`` of each
+        domain, in file order, no jitter (``b[i]`` is ``a[i]``'s pair only when
+        :attr:`aligned`)."""
+        sl = slice(start, stop)
+        return (self.a[sl].astype("float32") / 127.5 - 1.0,
+                self.b[sl].astype("float32") / 127.5 - 1.0)
+
+    def _tensors(self):
+        if self._cache is None:
+            with tf.device("/cpu:0"):
+                self._cache = (tf.constant(self.a), tf.constant(self.b))
+        return self._cache
+
+    def dataset(self, batch_size, *, shuffle=True, seed=None, jitter=False, flip=False,
+                drop_remainder=True, repeat=False, start_epoch=0, start_step=0, labels=False):
+        """A batched, prefetched ``tf.data.Dataset`` of ``(a, b)`` batches,
+        float32 NHWC in [-1, 1].
+
+        Each domain has its own order, crops and flips, drawn from
+        ``(seed, epoch, domain)``: the same for a given seed (training resumes
+        exactly, with :meth:`kerasgan.data.PairedImageSource.dataset`'s epoch
+        semantics), and unrelated between the domains, so aligned data (the
+        facades halves) is seen unpaired. ``jitter``: resize to
+        :func:`kerasgan.data.paired_source.jitter_load_size` (286 for 256) and
+        crop a random window back; ``flip``: mirror with probability 0.5.
+
+        Raises:
+            DataError: an empty domain, a bad batch size, ``labels=True``.
+        """
+        for what, arr in zip(self.domain_names, (self.a, self.b)):
+            if len(arr) == 0:
+                raise DataError(f"domain {what} of {self.name!r} has no images")
+        if labels:
+            raise DataError(f"unpaired source {self.name!r} has no class labels")
+        n = len(self)
+        batch_size = _check_int(batch_size, "batch_size", 1)
+        if drop_remainder and batch_size > n:
+            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} images "
+                            f"per epoch): use a batch size ≤ {n}")
+        start_epoch = _check_int(start_epoch, "start_epoch", 0)
+        start_step = _check_int(start_step, "start_step", 0)
+        steps = self.num_batches(batch_size, drop_remainder)
+        if start_step and start_step >= steps:
+            raise DataError(f"start_step {start_step} is not inside an epoch of {steps} batches")
+        seed = _check_seed(seed)
+        shuffle, jitter, flip = bool(shuffle), bool(jitter), bool(flip)
+        tensors = dict(zip("AB", self._tensors()))
+        counts = {"A": int(self.a.shape[0]), "B": int(self.b.shape[0])}
+        height, width = self.image_shape[:2]
+        load = (jitter_load_size(height), jitter_load_size(width))
+
+        if repeat:
+            epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
+        elif shuffle or jitter or flip:
+            epochs = tf.data.Dataset.random(
+                seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True).take(1)
+        else:
+            epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
+        n_full = n // batch_size
+        remainder = n - n_full * batch_size
+        seed_t = tf.constant(seed, tf.int64)
+
+        def domain_parts(pair, domain):
+            stream = tf.random.experimental.stateless_fold_in(pair, _DOMAIN_STREAMS[domain])
+            count = counts[domain]
+            idx = tf.range(count, dtype=tf.int64)
+            if shuffle:
+                idx = tf.random.experimental.stateless_shuffle(idx, seed=stream)
+            # the shorter domain cycles through its own order
+            parts = {f"{domain}_idx": tf.gather(idx, tf.range(n, dtype=tf.int64) % count)}
+            if flip:
+                s = tf.random.experimental.stateless_fold_in(stream, 1)
+                parts[f"{domain}_flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
+            if jitter:
+                for k, (key, span) in enumerate((("dy", load[0] - height),
+                                                 ("dx", load[1] - width)), 2):
+                    s = tf.random.experimental.stateless_fold_in(stream, k)
+                    parts[f"{domain}_{key}"] = tf.random.stateless_uniform(
+                        [n], seed=s, minval=0, maxval=span + 1, dtype=tf.int32)
+            return parts
+
+        def epoch_batches(epoch):
+            pair = tf.stack([seed_t, tf.cast(epoch, tf.int64)])
+            parts = {**domain_parts(pair, "A"), **domain_parts(pair, "B")}
+            full = tf.data.Dataset.from_tensor_slices(
+                {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size])
+                 for k, v in parts.items()})
+            if remainder and not drop_remainder:
+                full = full.concatenate(tf.data.Dataset.from_tensors(
+                    {k: v[n_full * batch_size:] for k, v in parts.items()}))
+            return full
+
+        def crop(args):
+            image, dy, dx = args
+            return tf.slice(image, tf.stack([dy, dx, 0]), tf.stack([height, width, -1]))
+
+        def fetch_domain(batch, domain):
+            x = tf.gather(tensors[domain], batch[f"{domain}_idx"])
+            x = tf.cast(x, tf.float32) / 127.5 - 1.0
+            if jitter:
+                x = tf.clip_by_value(tf.image.resize(x, load, method="bicubic"), -1.0, 1.0)
+                x = tf.map_fn(crop, (x, batch[f"{domain}_dy"], batch[f"{domain}_dx"]),
+                              fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
+            if flip:
+                x = tf.where(batch[f"{domain}_flip"][:, None, None, None],
+                             tf.reverse(x, axis=[2]), x)
+            return x
+
+        def fetch(batch):
+            return fetch_domain(batch, "A"), fetch_domain(batch, "B")
+
+        ds = epochs.flat_map(epoch_batches)
+        if start_step:
+            ds = ds.skip(start_step)
+        ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
+        ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA)
+        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+def _image_files(folder):
+    from kerasgan.data.sources import IMAGE_EXTENSIONS
+
+    def natural(name):
+        stem = os.path.splitext(name)[0]
+        return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
+
+    files = [f for f in os.listdir(folder)
+             if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
+    return [os.path.join(folder, f) for f in sorted(files, key=natural)]
+
+
+def _read_image(path, size, channels):
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            img = img.convert("L" if channels == 1 else "RGB")
+            if size is not None and img.size != (size[1], size[0]):
+                img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
+            array = np.asarray(img, dtype=np.uint8)
+    except Exception as e:
+        raise DataError(f"could not read image {path}: {type(e).__name__}: {e}; "
+                        "delete or replace this file") from e
+    return array[..., None] if array.ndim == 2 else array
+
+
+def _file_channels(path):
+    """1 for a grayscale file (PIL modes L, LA, 1, I, F), else 3."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return 1 if img.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
+    except Exception as e:
+        raise DataError(f"could not read image {path}: {type(e).__name__}: {e}") from e
+
+
+def _read_domain(folder, what, size, channels, limit):
+    if not os.path.isdir(folder):
+        raise DataError(f"domain {what} folder {folder!r} not found: pass a folder of images")
+    files = _image_files(folder)
+    if not files:
+        raise DataError(f"domain {what} folder {folder} holds no images")
+    if limit is not None:
+        files = files[: _check_int(limit, "limit", 1)]
+    if channels is None:  # as the files are: gray or RGB
+        channels = _file_channels(files[0])
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        images = list(pool.map(lambda f: _read_image(f, size, channels), files))
+    first = images[0].shape
+    for f, im in zip(files, images):
+        if im.shape != first:
+            raise DataError(f"{f} is {im.shape[1]}x{im.shape[0]} pixels, {files[0]} "
+                            f"{first[1]}x{first[0]}: pass resize= (--resize)")
+    return np.stack(images)
+
+
+def open_unpaired(root_a, root_b=None, *, split="train", resize=None, channels=None,
+                  limit=None):
+    """Reads two image domains into an :class:`UnpairedImageSource`.
+
+    Three layouts:
+
+    - ``open_unpaired(folder_a, folder_b)``: two image folders (each read
+      from its ``split`` subfolder when it has one);
+    - ``open_unpaired(root)`` with ``root/<split>A`` and ``root/<split>B``
+      (the CycleGAN datasets' ``trainA``/``trainB`` layout);
+    - ``open_unpaired(root)`` of A|B pair images (the pix2pix facades format):
+      domain A is the left halves (facades: the photos), domain B the right
+      halves (the label maps). :meth:`UnpairedImageSource.dataset` shuffles
+      them independently, so the pairing is never used in training.
+
+    Args:
+        root_a: domain A's folder, or the dataset root.
+        root_b: domain B's folder (None: one of the one-root layouts).
+        split: split subfolder (``train``, ``test``, ...).
+        resize: ``(H, W)``, an int or ``"HxW"`` (bicubic, once).
+        channels: 1 or 3 for both domains; default: as the files are (a gray
+            domain is 1 channel, a color one 3).
+        limit: read only the first ``limit`` files of each domain.
+
+    Raises:
+        DataError: a missing or empty folder, an unreadable file, images of
+            different sizes without ``resize``, domains with different channel
+            counts (the message names both).
+    """
+    from kerasgan.data.sources import _parse_resize
+
+    size = _parse_resize(resize)
+    if channels is not None and int(channels) not in (1, 3):
+        raise DataError(f"channels must be 1 or 3, got {channels}")
+    channels = None if channels is None else int(channels)
+    path_a = os.path.abspath(os.path.expanduser(os.fspath(root_a)))
+    if root_b is not None:
+        path_b = os.path.abspath(os.path.expanduser(os.fspath(root_b)))
+        dirs = []
+        for p in (path_a, path_b):
+            dirs.append(os.path.join(p, split) if os.path.isdir(os.path.join(p, split)) else p)
+        a = _read_domain(dirs[0], f"A ({dirs[0]})", size, channels, limit)
+        b = _read_domain(dirs[1], f"B ({dirs[1]})", size, channels, limit)
+        return UnpairedImageSource(a, b, name=f"{os.path.basename(path_a)}|"
+                                   f"{os.path.basename(path_b)}:{split}",
+                                   names=(f"A ({dirs[0]})", f"B ({dirs[1]})"))
+    if not os.path.isdir(path_a):
+        raise DataError(f"unpaired data folder {os.fspath(root_a)!r} not found: pass two image "
+                        "folders, a folder with trainA/ and trainB/, or a folder of A|B pairs")
+    dir_a, dir_b = os.path.join(path_a, f"{split}A"), os.path.join(path_a, f"{split}B")
+    name = os.path.basename(path_a.rstrip(os.sep))
+    if os.path.isdir(dir_a) and os.path.isdir(dir_b):
+        a = _read_domain(dir_a, f"A ({dir_a})", size, channels, limit)
+        b = _read_domain(dir_b, f"B ({dir_b})", size, channels, limit)
+        return UnpairedImageSource(a, b, name=f"{name}:{split}",
+                                   names=(f"A ({dir_a})", f"B ({dir_b})"))
+    pairs = open_paired(path_a, split=split, direction="AtoB", resize=resize,
+                        channels=channels or 3, limit=limit)
+    return UnpairedImageSource(pairs.inputs, pairs.targets, name=f"{name}:{split}:halves",
+                               aligned=True, names=("A (left halves)", "B (right halves)"))

@@ -208,6 +208,43 @@ def build_parser():
     return parser
 
 
+def _build_and_train(args, cls, model, data_config, source, strategy):
+    """Builds ``cls(**model)`` once to check the configuration against the data
+    (a clear error before any training), then runs (or resumes) the run folder."""
+    from kerasgan import run as runs
+
+    try:
+        cls(**model)
+    except ValueError as e:
+        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
+    import keras
+
+    keras.backend.clear_session()
+    run_config = {
+        "family": cls.family,
+        "model": model,
+        "data": data_config,
+        "batch_size": args.batch_size,
+        "epochs": args.epochs,
+        "seed": args.seed,
+        "jit_compile": bool(args.jit_compile),
+        "precision": args.precision,
+    }
+    if args.precision == "mixed_float16" and not args.jit_compile:
+        import tensorflow as tf
+
+        if not tf.config.list_logical_devices("GPU"):
+            print("kerasgan: warning: mixed_float16 on a CPU is about 90x slower than float32 "
+                  "(TensorFlow has no fast float16 kernel for convolution weight gradients): "
+                  "use --precision mixed_bfloat16 on CPUs (see docs/mixed_precision.md)",
+                  file=sys.stderr)
+    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
+    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
+               verbose=0 if args.quiet else "auto", backup_every=backup_every)
+    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
+          "generator.keras)")
+
+
 def _train(args):
     from kerasgan import run as runs
 
@@ -269,42 +306,12 @@ def _train(args):
             if key not in accepted:
                 raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
             model[key] = value
-    try:
-        cls(**model)  # validates the configuration against the data before training
-    except ValueError as e:
-        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
-    import keras
-
-    keras.backend.clear_session()
-    run_config = {
-        "family": cls.family,
-        "model": model,
-        "data": data_config,
-        "batch_size": args.batch_size,
-        "epochs": args.epochs,
-        "seed": args.seed,
-        "jit_compile": bool(args.jit_compile),
-        "precision": args.precision,
-    }
-    if args.precision == "mixed_float16" and not args.jit_compile:
-        import tensorflow as tf
-
-        if not tf.config.list_logical_devices("GPU"):
-            print("kerasgan: warning: mixed_float16 on a CPU is about 90x slower than float32 "
-                  "(TensorFlow has no fast float16 kernel for convolution weight gradients): "
-                  "use --precision mixed_bfloat16 on CPUs (see docs/mixed_precision.md)",
-                  file=sys.stderr)
-    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
-    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
-               verbose=0 if args.quiet else "auto", backup_every=backup_every)
-    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
-          "generator.keras)")
+    _build_and_train(args, cls, model, data_config, source, strategy)
 
 
 def _train_paired(args, cls, strategy):
     """``kerasgan train pix2pix --data FOLDER --direction BtoA --jitter --flip ...``."""
     import kerasgan
-    from kerasgan import run as runs
 
     unpaired = bool(getattr(cls, "directions", None))  # cyclegan: two unpaired domains
     for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
@@ -332,21 +339,7 @@ def _train_paired(args, cls, strategy):
             ("n_blocks", "pool_size") if unpaired else ()):
         if getattr(args, key) is not None:
             model[key] = getattr(args, key)
-    try:
-        cls(**model)
-    except ValueError as e:
-        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
-    import keras
-
-    keras.backend.clear_session()
-    run_config = {"family": cls.family, "model": model, "data": data_config,
-                  "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
-                  "jit_compile": bool(args.jit_compile), "precision": args.precision}
-    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
-    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
-               verbose=0 if args.quiet else "auto", backup_every=backup_every)
-    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
-          "generator.keras)")
+    _build_and_train(args, cls, model, data_config, source, strategy)
 
 
 def _train_super_resolution(args, cls, strategy):
@@ -354,7 +347,6 @@ def _train_super_resolution(args, cls, strategy):
     [--vgg-weights PATH] --flip ...``: the images are the high-res targets,
     the inputs their bicubic down-sampling."""
     import kerasgan
-    from kerasgan import run as runs
     from kerasgan.models.srgan import find_vgg19_weights
 
     for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
@@ -387,27 +379,12 @@ def _train_super_resolution(args, cls, strategy):
     for key in ("width", "d_width", "n_blocks", "ema_decay"):
         if getattr(args, key) is not None:
             model[key] = getattr(args, key)
-    try:
-        cls(**model)
-    except ValueError as e:
-        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
-    import keras
-
-    keras.backend.clear_session()
-    run_config = {"family": cls.family, "model": model, "data": data_config,
-                  "batch_size": args.batch_size, "epochs": args.epochs, "seed": args.seed,
-                  "jit_compile": bool(args.jit_compile), "precision": args.precision}
-    backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
-    runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
-               verbose=0 if args.quiet else "auto", backup_every=backup_every)
-    print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
-          "generator.keras)")
+    _build_and_train(args, cls, model, data_config, source, strategy)
 
 
-def _super_resolution_source(args, run_path, default_split, scale):
-    """The (low-res, high-res) pairs of an srgan run (``--data`` / ``--split``
-    override the run's own; the run's resize and channels apply)."""
-    import kerasgan
+def _run_data(args, run_path, missing):
+    """``(source, data record)`` of a run: ``--data`` or the source its run.json
+    names; ``missing`` completes the error when there is neither."""
     from kerasgan import run as runs
 
     run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
@@ -416,7 +393,17 @@ def _super_resolution_source(args, run_path, default_split, scale):
         record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
     source = getattr(args, "data", None) or record.get("source")
     if not source:
-        raise CLIError(f"{run_path} is a super-resolution model: pass --data, high-res images")
+        raise CLIError(f"{run_path} {missing}")
+    return source, record
+
+
+def _super_resolution_source(args, run_path, default_split, scale):
+    """The (low-res, high-res) pairs of an srgan run (``--data`` / ``--split``
+    override the run's own; the run's resize and channels apply)."""
+    import kerasgan
+
+    source, record = _run_data(args, run_path, "is a super-resolution model: pass --data, "
+                               "high-res images")
     return kerasgan.data.open_super_resolution(
         source, scale=scale, split=getattr(args, "split", None) or default_split,
         resize=record.get("resize"), channels=record.get("channels"))
@@ -440,15 +427,9 @@ def _paired_source(args, run_path, default_split):
     """The paired data of an image-conditioned run (``--data`` / ``--split``
     override the run's own)."""
     import kerasgan
-    from kerasgan import run as runs
 
-    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
-    record = {}
-    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
-        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
-    source = getattr(args, "data", None) or record.get("source")
-    if not source:
-        raise CLIError(f"{run_path} is image-conditioned: pass --data, a folder of A|B pairs")
+    source, record = _run_data(args, run_path, "is image-conditioned: pass --data, a folder "
+                               "of A|B pairs")
     return kerasgan.data.open_paired(
         source, split=getattr(args, "split", None) or default_split,
         direction=record.get("direction", "AtoB") if not getattr(args, "direction", None)

@@ -47,6 +47,54 @@ def _mix_seed(seed, epoch):
     return int(x % (2**31 - 1))
 
 
+def index_pipeline(parts_fn, fetch, *, n, batch_size, steps, seed, randomised,
+                   drop_remainder=True, repeat=False, start_epoch=0, start_step=0):
+    """The deterministic epoch pipeline every source shares.
+
+    ``parts_fn(pair)`` returns a dict of length-``n`` tensors for one epoch
+    (indices, flips, crop offsets...) drawn from ``pair = [seed, epoch]``; they
+    are cut into batches of index tensors, ``start_step`` batches are skipped
+    without gathering any image, then ``fetch(batch)`` makes the images. With
+    ``repeat`` the epochs run from ``start_epoch`` on; otherwise one epoch is
+    made per iteration, a fresh random one when ``randomised`` (shuffle, flips
+    or crops), else epoch ``start_epoch``. The result is sharded by data under
+    ``tf.distribute`` and prefetched.
+    """
+    if repeat:
+        epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
+    elif randomised:
+        epochs = tf.data.Dataset.random(
+            seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True
+        ).take(1)
+    else:
+        epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
+
+    n_full = n // batch_size
+    remainder = n - n_full * batch_size
+    seed_t = tf.constant(seed, tf.int64)
+
+    def epoch_batches(epoch):
+        parts = parts_fn(tf.stack([seed_t, tf.cast(epoch, tf.int64)]))
+        full = tf.data.Dataset.from_tensor_slices(
+            {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size]) for k, v in parts.items()}
+        )
+        if remainder and not drop_remainder:
+            last = tf.data.Dataset.from_tensors({k: v[n_full * batch_size :] for k, v in parts.items()})
+            full = full.concatenate(last)
+        return full
+
+    ds = epochs.flat_map(epoch_batches)
+    if start_step:
+        ds = ds.skip(start_step)  # index batches only: nothing is gathered
+    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
+    ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
+
+
 class ImageSource:
     """Images decoded into memory, with optional integer labels.
 
@@ -290,21 +338,7 @@ class ImageSource:
         drop_remainder = bool(drop_remainder)
         images_t, labels_t = self._tensors()
 
-        if repeat:
-            epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
-        elif shuffle or flip:
-            epochs = tf.data.Dataset.random(
-                seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True
-            ).take(1)
-        else:
-            epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
-
-        n_full = n // batch_size
-        remainder = n - n_full * batch_size
-        seed_t = tf.constant(seed, tf.int64)
-
-        def epoch_batches(epoch):
-            pair = tf.stack([seed_t, tf.cast(epoch, tf.int64)])
+        def epoch_parts(pair):
             idx = tf.range(n, dtype=tf.int64)
             if shuffle:
                 idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
@@ -312,13 +346,7 @@ class ImageSource:
             if flip:
                 flip_seed = tf.random.experimental.stateless_fold_in(pair, 1)
                 parts["flip"] = tf.random.stateless_uniform([n], seed=flip_seed) < 0.5
-            full = tf.data.Dataset.from_tensor_slices(
-                {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size]) for k, v in parts.items()}
-            )
-            if remainder and not drop_remainder:
-                last = tf.data.Dataset.from_tensors({k: v[n_full * batch_size :] for k, v in parts.items()})
-                full = full.concatenate(last)
-            return full
+            return parts
 
         def fetch(batch):
             x = tf.gather(images_t, batch["idx"])
@@ -329,16 +357,8 @@ class ImageSource:
                 return x, tf.gather(labels_t, batch["idx"])
             return x
 
-        ds = epochs.flat_map(epoch_batches)
-        if start_step:
-            ds = ds.skip(start_step)  # index batches only: nothing is gathered
-        ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        if repeat:
-            cardinality = tf.data.INFINITE_CARDINALITY
-        else:
-            cardinality = self.num_batches(batch_size, drop_remainder) - start_step
-        ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+        return index_pipeline(
+            epoch_parts, fetch, n=n, batch_size=batch_size,
+            steps=self.num_batches(batch_size, drop_remainder), seed=seed,
+            randomised=shuffle or flip, drop_remainder=drop_remainder, repeat=repeat,
+            start_epoch=start_epoch, start_step=start_step)

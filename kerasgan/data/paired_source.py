@@ -25,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.data.errors import DataError
-from kerasgan.data.image_source import _MAX_EPOCH, _check_int, _check_seed, _mix_seed
+from kerasgan.data.image_source import _check_int, _check_seed, index_pipeline
 
 DIRECTIONS = ("AtoB", "BtoA")
 #: the pix2pix jitter: resize 256 → 286, then random-crop 256 (scaled for other sizes).
@@ -53,6 +53,32 @@ def jitter_load_size(size):
     ``round(size * 286 / 256)`` (286 for 256, 143 for 128, 72 for 64), at least
     ``size + 1`` so that the crop always moves."""
     return max(int(size) + 1, int(round(int(size) * JITTER_RATIO)))
+
+
+def jitter_parts(stream, n, size, load, first=2):
+    """Random crop offsets ``{"dy", "dx"}`` of ``n`` images loaded at ``load``
+    and cropped back to ``size`` (``(H, W)`` each), drawn from the seed
+    ``stream`` folded with ``first`` and ``first + 1``."""
+    parts = {}
+    for k, key in enumerate(("dy", "dx")):
+        s = tf.random.experimental.stateless_fold_in(stream, first + k)
+        parts[key] = tf.random.stateless_uniform(
+            [n], seed=s, minval=0, maxval=load[k] - size[k] + 1, dtype=tf.int32)
+    return parts
+
+
+def jitter_batch(x, dy, dx, size, load):
+    """Random jitter of a float batch in [-1, 1]: bicubic resize to ``load``,
+    then each image cropped back to ``size`` at its ``(dy, dx)``."""
+    height, width = size
+
+    def crop(args):
+        image, y, x_ = args
+        return tf.slice(image, tf.stack([y, x_, 0]), tf.stack([height, width, -1]))
+
+    x = tf.clip_by_value(tf.image.resize(x, load, method="bicubic"), -1.0, 1.0)
+    return tf.map_fn(crop, (x, dy, dx),
+                     fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
 
 
 class PairedImageSource:
@@ -186,19 +212,7 @@ class PairedImageSource:
         c_in = self.image_shape[-1]
         load = (jitter_load_size(height), jitter_load_size(width))
 
-        if repeat:
-            epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
-        elif shuffle or jitter or flip:
-            epochs = tf.data.Dataset.random(
-                seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True).take(1)
-        else:
-            epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
-        n_full = n // batch_size
-        remainder = n - n_full * batch_size
-        seed_t = tf.constant(seed, tf.int64)
-
-        def epoch_batches(epoch):
-            pair = tf.stack([seed_t, tf.cast(epoch, tf.int64)])
+        def epoch_parts(pair):
             idx = tf.range(n, dtype=tf.int64)
             if shuffle:
                 idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
@@ -207,23 +221,8 @@ class PairedImageSource:
                 s = tf.random.experimental.stateless_fold_in(pair, 1)
                 parts["flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
             if jitter:
-                s = tf.random.experimental.stateless_fold_in(pair, 2)
-                parts["dy"] = tf.random.stateless_uniform(
-                    [n], seed=s, minval=0, maxval=load[0] - height + 1, dtype=tf.int32)
-                s = tf.random.experimental.stateless_fold_in(pair, 3)
-                parts["dx"] = tf.random.stateless_uniform(
-                    [n], seed=s, minval=0, maxval=load[1] - width + 1, dtype=tf.int32)
-            full = tf.data.Dataset.from_tensor_slices(
-                {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size])
-                 for k, v in parts.items()})
-            if remainder and not drop_remainder:
-                full = full.concatenate(tf.data.Dataset.from_tensors(
-                    {k: v[n_full * batch_size:] for k, v in parts.items()}))
-            return full
-
-        def crop(args):
-            image, dy, dx = args
-            return tf.slice(image, tf.stack([dy, dx, 0]), tf.stack([height, width, -1]))
+                parts.update(jitter_parts(pair, n, (height, width), load))
+            return parts
 
         def fetch(batch):
             # the two images of a pair are stacked on the channel axis, so one
@@ -232,23 +231,15 @@ class PairedImageSource:
                            tf.gather(targets_t, batch["idx"])], axis=-1)
             x = tf.cast(x, tf.float32) / 127.5 - 1.0
             if jitter:
-                x = tf.clip_by_value(tf.image.resize(x, load, method="bicubic"), -1.0, 1.0)
-                x = tf.map_fn(crop, (x, batch["dy"], batch["dx"]),
-                              fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
+                x = jitter_batch(x, batch["dy"], batch["dx"], (height, width), load)
             if flip:
                 x = tf.where(batch["flip"][:, None, None, None], tf.reverse(x, axis=[2]), x)
             return x[..., :c_in], x[..., c_in:]
 
-        ds = epochs.flat_map(epoch_batches)
-        if start_step:
-            ds = ds.skip(start_step)
-        ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
-        ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+        return index_pipeline(
+            epoch_parts, fetch, n=n, batch_size=batch_size, steps=steps, seed=seed,
+            randomised=shuffle or jitter or flip, drop_remainder=bool(drop_remainder),
+            repeat=repeat, start_epoch=start_epoch, start_step=start_step)
 
 
 def split_pair(array, path="image"):

@@ -24,8 +24,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan.data.errors import DataError
-from kerasgan.data.image_source import _MAX_EPOCH, _check_int, _check_seed, _mix_seed
-from kerasgan.data.paired_source import jitter_load_size, open_paired
+from kerasgan.data.image_source import _check_int, _check_seed, index_pipeline
+from kerasgan.data.paired_source import jitter_batch, jitter_load_size, jitter_parts, open_paired
 
 #: stateless-seed offsets of the two domains' streams (order, flips, crops).
 _DOMAIN_STREAMS = {"A": 10, "B": 20}
@@ -154,17 +154,6 @@ class UnpairedImageSource:
         height, width = self.image_shape[:2]
         load = (jitter_load_size(height), jitter_load_size(width))
 
-        if repeat:
-            epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
-        elif shuffle or jitter or flip:
-            epochs = tf.data.Dataset.random(
-                seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True).take(1)
-        else:
-            epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
-        n_full = n // batch_size
-        remainder = n - n_full * batch_size
-        seed_t = tf.constant(seed, tf.int64)
-
         def domain_parts(pair, domain):
             stream = tf.random.experimental.stateless_fold_in(pair, _DOMAIN_STREAMS[domain])
             count = counts[domain]
@@ -172,58 +161,31 @@ class UnpairedImageSource:
             if shuffle:
                 idx = tf.random.experimental.stateless_shuffle(idx, seed=stream)
             # the shorter domain cycles through its own order
-            parts = {f"{domain}_idx": tf.gather(idx, tf.range(n, dtype=tf.int64) % count)}
+            parts = {"idx": tf.gather(idx, tf.range(n, dtype=tf.int64) % count)}
             if flip:
                 s = tf.random.experimental.stateless_fold_in(stream, 1)
-                parts[f"{domain}_flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
+                parts["flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
             if jitter:
-                for k, (key, span) in enumerate((("dy", load[0] - height),
-                                                 ("dx", load[1] - width)), 2):
-                    s = tf.random.experimental.stateless_fold_in(stream, k)
-                    parts[f"{domain}_{key}"] = tf.random.stateless_uniform(
-                        [n], seed=s, minval=0, maxval=span + 1, dtype=tf.int32)
-            return parts
-
-        def epoch_batches(epoch):
-            pair = tf.stack([seed_t, tf.cast(epoch, tf.int64)])
-            parts = {**domain_parts(pair, "A"), **domain_parts(pair, "B")}
-            full = tf.data.Dataset.from_tensor_slices(
-                {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size])
-                 for k, v in parts.items()})
-            if remainder and not drop_remainder:
-                full = full.concatenate(tf.data.Dataset.from_tensors(
-                    {k: v[n_full * batch_size:] for k, v in parts.items()}))
-            return full
-
-        def crop(args):
-            image, dy, dx = args
-            return tf.slice(image, tf.stack([dy, dx, 0]), tf.stack([height, width, -1]))
+                parts.update(jitter_parts(stream, n, (height, width), load))
+            return {f"{domain}_{key}": value for key, value in parts.items()}
 
         def fetch_domain(batch, domain):
             x = tf.gather(tensors[domain], batch[f"{domain}_idx"])
             x = tf.cast(x, tf.float32) / 127.5 - 1.0
             if jitter:
-                x = tf.clip_by_value(tf.image.resize(x, load, method="bicubic"), -1.0, 1.0)
-                x = tf.map_fn(crop, (x, batch[f"{domain}_dy"], batch[f"{domain}_dx"]),
-                              fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
+                x = jitter_batch(x, batch[f"{domain}_dy"], batch[f"{domain}_dx"],
+                                 (height, width), load)
             if flip:
                 x = tf.where(batch[f"{domain}_flip"][:, None, None, None],
                              tf.reverse(x, axis=[2]), x)
             return x
 
-        def fetch(batch):
-            return fetch_domain(batch, "A"), fetch_domain(batch, "B")
-
-        ds = epochs.flat_map(epoch_batches)
-        if start_step:
-            ds = ds.skip(start_step)
-        ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
-        ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = (
-            tf.data.experimental.AutoShardPolicy.DATA)
-        return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+        return index_pipeline(
+            lambda pair: {**domain_parts(pair, "A"), **domain_parts(pair, "B")},
+            lambda batch: (fetch_domain(batch, "A"), fetch_domain(batch, "B")),
+            n=n, batch_size=batch_size, steps=steps, seed=seed,
+            randomised=shuffle or jitter or flip, drop_remainder=bool(drop_remainder),
+            repeat=repeat, start_epoch=start_epoch, start_step=start_step)
 
 
 def _image_files(folder):

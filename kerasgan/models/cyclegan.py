@@ -6,7 +6,6 @@ import numpy as np
 import tensorflow as tf
 from keras import layers
 
-from kerasgan import losses as losses_lib
 from kerasgan import precision
 from kerasgan.layers import ImagePool, ReflectionPadding2D
 from kerasgan.models import register

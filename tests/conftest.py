@@ -23,6 +23,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 
 
+# Families whose copy of a per-family generic check (mirrored == one device,
+# mixed precision, export parity, XLA == eager, save/load, seeded repeat) is
+# the costliest: it runs in CI's ``-m slow`` pass, the other families' in the
+# default suite, so every check still runs by default on most families.
+HEAVY_FAMILIES = ("stylegan2", "progan", "sngan", "cyclegan", "srgan")
+
+
+def slow_for(*heavy, names=None):
+    """Family names (``kerasgan.models.names()`` by default) for parametrize,
+    the ``heavy`` ones marked slow (their run of this check is in CI's
+    ``-m slow`` pass, not the default suite)."""
+    from kerasgan import models
+
+    names = models.names() if names is None else names
+    return [pytest.param(f, marks=pytest.mark.slow) if f in heavy else f for f in names]
+
+
 def family_data(name, images, labels=None):
     """What family ``name`` trains on, made from ``images``: ``(inputs,
     targets)`` pairs for an image-conditioned family (targets: the images

@@ -59,6 +59,7 @@ def test_train_and_sample_on_bundled_data(tmp_path):
     np.testing.assert_array_equal(first, np.asarray(Image.open(png)))  # seeded
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     straight = tmp_path / "straight"
     assert run_cli("train", "wgan_gp", "--epochs", "2", "--out", straight, "--d-steps", "2",
@@ -146,6 +147,7 @@ def _bad_inputs(tmp_path):
     ]
 
 
+@pytest.mark.slow
 def test_bad_inputs_give_one_clear_line(tmp_path, capsys):
     cases = _bad_inputs(tmp_path)
     capsys.readouterr()

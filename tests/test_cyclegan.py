@@ -362,6 +362,7 @@ def test_bad_input_is_clear(images_8x8):
         tiny(d_steps=2)
 
 
+@pytest.mark.slow
 def test_cli_recipe_train_sample_export(tmp_path, capsys):
     from kerasgan.cli import main
 

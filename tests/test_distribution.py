@@ -8,7 +8,7 @@ import keras
 import kerasgan
 from kerasgan import models
 
-from conftest import family_data
+from conftest import HEAVY_FAMILIES, family_data, slow_for
 
 GLOBAL_BATCH = 16
 STEPS = 3
@@ -49,7 +49,7 @@ def _assert_replicas_agree(gan):
     assert checked > 0
 
 
-@pytest.mark.parametrize("name", models.names())
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_mirrored_equals_one_device(name, images_8x8, mirrored_strategy):
     assert mirrored_strategy.num_replicas_in_sync == 2
     single, h1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), name, images_8x8, ema_decay=0.9)

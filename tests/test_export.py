@@ -14,7 +14,7 @@ import kerasgan
 from kerasgan import export, models
 from kerasgan.export import exporters
 
-from conftest import REPO
+from conftest import HEAVY_FAMILIES, REPO, slow_for
 
 sys.path.insert(0, os.path.join(REPO, "export"))
 from onnx_generator import OnnxGenerator  # noqa: E402
@@ -56,7 +56,7 @@ def listing(directory):
     return sorted(os.listdir(directory))
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_every_family_exports_with_parity_and_metadata(name, tmp_path):
     gan = tiny(name, seed=0, ema_decay=0.9)
     perturb(gan.generator, seed=1)

@@ -6,16 +6,10 @@ import tensorflow as tf
 import keras
 
 import kerasgan
-from conftest import family_data
+from conftest import HEAVY_FAMILIES, family_data, slow_for
 from kerasgan import models
 
 FAMILIES = models.names()
-
-
-def slow_for(*heavy):
-    """``FAMILIES`` for parametrize, the ``heavy`` ones marked slow (their run of
-    this check is in CI's ``-m slow`` pass, not the default suite)."""
-    return [pytest.param(f, marks=pytest.mark.slow) if f in heavy else f for f in FAMILIES]
 
 
 def tiny(name, **overrides):
@@ -74,7 +68,7 @@ def test_generate_shape_range_and_seed(name):
         gan.generate(0)
 
 
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
     gan = tiny(name, ema_decay=0.9, seed=4)
     gan.compile()
@@ -113,7 +107,7 @@ def test_generic_gan_round_trips_its_networks(tmp_path):
     np.testing.assert_array_equal(loaded.generate(3, seed=5), gan.generate(3, seed=5))
 
 
-@pytest.mark.parametrize("name", slow_for("stylegan2", "sngan"))
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_seeded_run_repeats_exactly(name, images_8x8):
     results = []
     for _ in range(2):

@@ -18,7 +18,7 @@ import kerasgan
 from kerasgan import models, penalties, precision
 from kerasgan.layers import ConditionalBatchNormalization, SNConv2D, SNDense, SNEmbedding
 
-from conftest import REPO, family_data
+from conftest import HEAVY_FAMILIES, REPO, family_data, slow_for
 
 sys.path.insert(0, os.path.join(REPO, "export"))
 from onnx_generator import OnnxGenerator  # noqa: E402  the TF-free deployment kit
@@ -26,10 +26,6 @@ from onnx_generator import OnnxGenerator  # noqa: E402  the TF-free deployment k
 FAMILIES = models.names()
 
 
-def slow_for(*heavy):
-    """``FAMILIES`` for parametrize, the ``heavy`` ones marked slow (their run of
-    this check is in CI's ``-m slow`` pass, not the default suite)."""
-    return [pytest.param(f, marks=pytest.mark.slow) if f in heavy else f for f in FAMILIES]
 MIXED = ("mixed_float16", "mixed_bfloat16")
 LOW = {"mixed_float16": "float16", "mixed_bfloat16": "bfloat16"}
 
@@ -86,7 +82,7 @@ def test_check_policy_and_policy_scope():
 # ------------------------------------------------------ every family trains
 @pytest.mark.parametrize("policy, jit", [("mixed_float16", False), ("mixed_bfloat16", True)],
                          ids=["mixed_float16", "mixed_bfloat16-xla"])
-@pytest.mark.parametrize("name", FAMILIES)
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_every_family_trains_in_mixed_precision(name, policy, jit, images_8x8):
     """float16 in graph mode; bfloat16 (the fast type on CPUs with AMX) with
     XLA, with the real random draws (latents, InfoGAN's codes, ACGAN's and
@@ -436,7 +432,7 @@ def _fake_random(monkeypatch):
 XLA_WEIGHT_ATOL = {"cyclegan": 1e-3}
 
 
-@pytest.mark.parametrize("name", slow_for("stylegan2"))
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_xla_train_step_matches_the_eager_step(name, images_8x8, monkeypatch):
     """``compile(jit_compile=True)`` trains every family: two XLA steps make
     the same updates as two eager steps (float32, within round-off).

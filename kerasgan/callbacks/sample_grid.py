@@ -35,6 +35,10 @@ class SampleGrid(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if (epoch + 1) % self.every_n_epochs:
             return
-        images, nrow = self.model.sample_grid(self.n, seed=self.seed)
+        images, nrow = self._grid()
         path = os.path.join(self.directory, f"epoch_{epoch + 1:04d}.png")
         self.last_path = save_grid(images, path, nrow=nrow, scale=self.scale)
+
+    def _grid(self):
+        """``(images, nrow)`` of this epoch's grid."""
+        return self.model.sample_grid(self.n, seed=self.seed)

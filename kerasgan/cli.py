@@ -2,44 +2,148 @@
 
 ::
 
-    kerasgan train FAMILY [--data SOURCE] --epochs N --batch-size B --out RUN_DIR
-                          [--seed S] [--strategy auto|one-device|mirrored] ...
-    kerasgan train pix2pix --data FACADES_DIR --direction BtoA --jitter --flip --resize 128 ...
-    kerasgan train cyclegan --data FACADES_DIR [--data-b FOLDER_B] --jitter --flip --resize 128 ...
-    kerasgan train srgan --data CIFAR10_DIR --scale 4 --content pixel|vgg19 [--vgg-weights PATH] ...
+    kerasgan train FAMILY [--data SOURCE] [--epochs N] [--batch-size B] --out RUN_DIR
+                          [--seed S] [--strategy auto|one-device|mirrored|multi-worker]
+                          [data options of the family's batch kind] [the family's options]
+    kerasgan train FAMILY --help          the family's options, with defaults
     kerasgan sample RUN_DIR_OR_KERAS_FILE --n 64 --seed 0 --out grid.png
     kerasgan export RUN_DIR_OR_KERAS_FILE --format onnx|saved_model|all --out DIR
-    kerasgan evaluate RUN_DIR_OR_KERAS_FILE --metrics fid10k,kid10k [--data SOURCE] --out metrics.json
-    kerasgan families
+    kerasgan evaluate RUN_DIR_OR_KERAS_FILE --metrics fid10k,kid10k [--data SOURCE]
+    kerasgan families [--details]
+    kerasgan zoo list|info|download|sample|export|pack ...
+
+Every family goes through the same code: its options, the data options of its
+batch kind and the "does not apply" errors come from its spec
+(:class:`kerasgan.spec.FamilySpec`). This module names no family.
 
 Bad input prints one line, ``kerasgan: error: ...``, and exits with status 2.
+TensorFlow's start-up messages are kept out of the output unless ``--verbose``;
+``--help``, ``--version`` and ``families`` answer without importing TensorFlow.
 """
 
 import argparse
-import inspect
+import ast
+import contextlib
 import os
 import sys
+import tempfile
+
+from kerasgan.spec import LABELS_NONE, LABELS_REQUIRED, OptionError
+
+#: what each kind is called in messages
+_KIND_WORDS = {"latent_to_image": "noise-to-image families",
+               "image_to_image": "image-to-image families",
+               "token_sequence": "token-sequence families",
+               "encoder_translation": "encoder-based translation families"}
+#: images a sample grid may hold (a 4096 x 4096 grid of 64-pixel images is 3 GB)
+MAX_SAMPLES = 16384
 
 
 class CLIError(ValueError):
     """Bad command-line input; the message says what to do."""
 
 
-def _parse_size(text):
-    if text is None:
-        return None
-    parts = text.lower().replace(",", "x").split("x")
+# ------------------------------------------------------------ quiet start-up
+@contextlib.contextmanager
+def _quiet_stderr(verbose):
+    """Sends what C++ libraries write to stderr meanwhile to a temporary file
+    (TensorFlow's oneDNN / CUDA start-up lines), shown again only on failure."""
+    if verbose:
+        yield
+        return
+    sys.stderr.flush()
     try:
-        sizes = [int(p) for p in parts]
-    except ValueError:
-        raise CLIError(f"--resize must look like 32 or 64x64, got {text!r}") from None
-    if len(sizes) == 1:
-        sizes = sizes * 2
-    if len(sizes) != 2 or min(sizes) < 1:
-        raise CLIError(f"--resize must look like 32 or 64x64, got {text!r}")
-    return sizes
+        saved = os.dup(2)
+    except OSError:  # no real stderr (embedded): nothing to hide
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
+def _start_tensorflow(verbose=False):
+    """Imports TensorFlow and initialises its devices, quietly unless ``verbose``."""
+    if not verbose:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules and not verbose:
+        return
+    with _quiet_stderr(verbose):
+        import tensorflow as tf
+
+        tf.config.list_logical_devices()
+        if not verbose:
+            tf.get_logger().setLevel("ERROR")
+
+
+# ------------------------------------------------------------ families, TF-free
+def _models_dir():
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "models")
+
+
+def _declared_families():
+    """``{name: summary}`` of the families under ``kerasgan/models/``, read from
+    the source (each ``@register("name")`` class and its spec's ``summary``)
+    without importing TensorFlow; families registered at run time (a plug-in,
+    a test) are added when the registry is loaded."""
+    found = {}
+    folder = _models_dir()
+    for fname in sorted(os.listdir(folder)):
+        if not fname.endswith(".py"):
+            continue
+        with open(os.path.join(folder, fname), encoding="utf-8") as f:
+            tree = ast.parse(f.read())
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            for deco in node.decorator_list:
+                if (isinstance(deco, ast.Call) and getattr(deco.func, "id", None) == "register"
+                        and deco.args and isinstance(deco.args[0], ast.Constant)):
+                    found[deco.args[0].value] = _summary(node)
+    models = sys.modules.get("kerasgan.models")
+    if models is not None:
+        for name in models.names():
+            found.setdefault(name, models.get_class(name).spec.summary)
+    return dict(sorted(found.items()))
+
+
+def _summary(class_node):
+    for stmt in class_node.body:
+        if isinstance(stmt, ast.Assign) and any(getattr(t, "id", None) == "spec"
+                                                for t in stmt.targets):
+            for kw in getattr(stmt.value, "keywords", []):
+                if kw.arg == "summary":
+                    try:
+                        return ast.literal_eval(kw.value)
+                    except ValueError:
+                        return ""
+    return ""
+
+
+def _registry():
+    from kerasgan import models
+
+    return models
+
+
+def _family_class(name):
+    models = _registry()
+    try:
+        return models.get_class(name)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+
+
+# ------------------------------------------------------------ parsers
 def _positive(name):
     def parse(text):
         try:
@@ -53,106 +157,140 @@ def _positive(name):
     return parse
 
 
-def build_parser():
-    parser = argparse.ArgumentParser(
-        prog="kerasgan", description="Train and sample GANs with Keras."
-    )
-    parser.add_argument("--version", action="store_true", help="print versions and exit")
-    sub = parser.add_subparsers(dest="command")
+def _option_type(option):
+    def parse(text):
+        try:
+            return option.parse(text)
+        except OptionError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
 
-    t = sub.add_parser("train", help="train a GAN family (resumes an interrupted run)")
-    t.add_argument("family", help="a registered family (see `kerasgan families`)")
+    parse.__name__ = option.type.__name__
+    return parse
+
+
+def _add_option(group, option, default=None, recommended=None):
+    """Adds a spec option to an argparse group (value None: not given)."""
+    text = option.describe()
+    if recommended is not None:
+        text += f"; recommended: {recommended}"
+    if option.type is bool:
+        group.add_argument(option.flag, action="store_true", default=None, help=text)
+        return
+    group.add_argument(option.flag, type=_option_type(option), default=default,
+                       metavar=option.metavar or option.name.upper(),
+                       choices=None, help=text)
+
+
+def _add_run_options(t, recommended):
+    def rec(key):
+        return f" (recommended for this family: {recommended[key]})" if key in recommended else ""
+
     t.add_argument("--data", default="mnist-10k",
                    help="mnist-10k (bundled, default), tfds:NAME, an IDX folder, an image "
-                        "folder or a .npz file")
-    t.add_argument("--split", default="train", help="split for IDX and TFDS sources")
-    t.add_argument("--epochs", type=_positive("--epochs"), default=5)
-    t.add_argument("--batch-size", type=_positive("--batch-size"), default=128)
-    t.add_argument("--out", required=True, help="run folder (created; resumed if it holds this run)")
-    t.add_argument("--seed", type=int, default=0)
+                        "folder or a .npz file (see docs/data.md)")
+    t.add_argument("--split", default="train",
+                   help="split of the data (default: %(default)s)")
+    t.add_argument("--epochs", type=_positive("--epochs"), default=5,
+                   help="epochs (default: %(default)s)" + rec("epochs"))
+    t.add_argument("--batch-size", type=_positive("--batch-size"), default=128,
+                   help="global batch size (default: %(default)s)" + rec("batch_size"))
+    t.add_argument("--out", required=True,
+                   help="run folder (created; resumed if it holds this run)")
+    t.add_argument("--seed", type=int, default=0, help="seed of the run (default: %(default)s)")
     t.add_argument("--strategy", default="auto",
                    choices=["auto", "one-device", "mirrored", "multi-worker"],
-                   help="multi-worker: MultiWorkerMirroredStrategy over the machines in "
-                        "TF_CONFIG (see docs/scale_out.md)")
+                   help="tf.distribute strategy; multi-worker: MultiWorkerMirroredStrategy over "
+                        "the machines in TF_CONFIG (see docs/scale_out.md) (default: %(default)s)")
     t.add_argument("--collective", default="auto", choices=["auto", "nccl", "ring"],
                    help="all-reduce of --strategy multi-worker: nccl on GPUs, ring over gRPC")
-    t.add_argument("--resize", help="resize images, e.g. 32 or 64x64")
-    t.add_argument("--channels", type=int, choices=[1, 3], help="convert images to 1 or 3 channels")
-    t.add_argument("--flip", action="store_true", help="random horizontal flips")
-    t.add_argument("--direction", choices=["AtoB", "BtoA"],
-                   help="image-to-image families (pix2pix): --data is a folder of A|B pair "
-                        "images; AtoB translates the left half to the right one, BtoA the "
-                        "right to the left (facades label map -> photo: BtoA). Default AtoB. "
-                        "cyclegan: BtoA swaps the two domains")
-    t.add_argument("--jitter", action="store_true",
-                   help="pix2pix/cyclegan random jitter: resize to 286/256 of the size, random "
-                        "crop back")
-    t.add_argument("--data-b", metavar="FOLDER",
-                   help="cyclegan: domain B's image folder (--data is then domain A's); without "
-                        "it --data is a folder with trainA/ and trainB/, or of A|B pairs whose "
-                        "two halves are the domains, shuffled independently")
-    t.add_argument("--n-blocks", type=_positive("--n-blocks"),
-                   help="cyclegan: residual blocks of the generators (default 9 at 256, 6 "
-                        "below); srgan: of the SRResNet (16)")
-    t.add_argument("--pool-size", type=int, metavar="N",
-                   help="cyclegan: generated images in each history pool (50; 0: none)")
-    t.add_argument("--scale", type=_positive("--scale"),
-                   help="srgan: up-sampling factor (4): inputs are the --data images "
-                        "down-sampled by it (bicubic, antialiased)")
-    t.add_argument("--content", choices=["pixel", "vgg19"],
-                   help="srgan: content loss: pixel (MSE, default; works offline) or vgg19 "
-                        "(VGG54 features; needs local ImageNet weights)")
-    t.add_argument("--vgg-weights", metavar="PATH",
-                   help="srgan --content vgg19: the VGG19 no-top weights file (default: "
-                        "Keras' cache; never downloaded)")
-    t.add_argument("--d-layers", type=_positive("--d-layers"),
-                   help="pix2pix/cyclegan: PatchGAN stride-2 layers (3: 70x70 patches)")
-    t.add_argument("--latent-dim", type=_positive("--latent-dim"), help="size of z")
-    t.add_argument("--width", type=_positive("--width"), help="network width (channels)")
-    t.add_argument("--g-width", type=_positive("--g-width"),
-                   help="generator width, for families with separate widths (sngan)")
-    t.add_argument("--d-width", type=_positive("--d-width"),
-                   help="discriminator width, for families with separate widths (sngan)")
-    t.add_argument("--ema-decay", type=float, help="keep an EMA generator (e.g. 0.999)")
-    t.add_argument("--d-steps", type=_positive("--d-steps"), help="discriminator steps per generator step")
-    t.add_argument("--channel-base", type=_positive("--channel-base"),
-                   help="channels at resolution r: min(channel_base // r, width) (progan, stylegan2)")
-    t.add_argument("--stable-images", type=int, metavar="N",
-                   help="progressive growing (progan): training images per stabilisation phase")
-    t.add_argument("--fade-images", type=int, metavar="N",
-                   help="progressive growing (progan): training images per fade-in phase")
-    t.add_argument("--r1-gamma", type=float, metavar="GAMMA",
-                   help="R1 penalty weight (stylegan2; default by resolution)")
-    t.add_argument("--pl-weight", type=float, metavar="W",
-                   help="path-length regularisation weight (stylegan2; 2, 0 disables it)")
-    t.add_argument("--no-labels", action="store_true",
-                   help="train a family that can be either (sngan) unconditionally even when "
-                        "the data has labels")
     t.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
     t.add_argument("--precision", default="float32",
                    choices=["float32", "mixed_float16", "mixed_bfloat16"],
-                   help="mixed precision policy (see docs/mixed_precision.md)")
+                   help="mixed precision policy (see docs/mixed_precision.md) "
+                        "(default: %(default)s)")
     t.add_argument("--backup-every", type=int, default=None, metavar="STEPS",
                    help="generator steps between backups inside an epoch (default 500; "
                         "0: only at epoch ends)")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
+
+def _train_parser(sub, cls=None):
+    """The ``train`` parser: run options, and with ``cls`` that family's data
+    and model options, generated from its spec."""
+    if cls is None:
+        families = _declared_families()
+        listing = "\n".join(f"  {name:<10} {text}" for name, text in families.items())
+        t = sub.add_parser(
+            "train", help="train a GAN family (resumes an interrupted run)",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            description="Train a family; `kerasgan train FAMILY --help` lists its options.",
+            epilog="families:\n" + listing)
+        t.add_argument("family", help="a registered family (see `kerasgan families`)")
+        _add_run_options(t, {})
+        return t
+    from kerasgan.data.batches import batch_kind
+
+    spec = cls.spec
+    t = sub.add_parser("train", help="train a GAN family",
+                       description=f"{cls.family}: {spec.summary}")
+    t.add_argument("family", help=cls.family)
+    _add_run_options(t, spec.recommended)
+    data = t.add_argument_group(f"data options ({spec.batch} batches)")
+    for option in _data_options(spec):
+        _add_option(data, option, recommended=spec.recommended.get(option.name))
+    if spec.labels != LABELS_NONE and spec.labels != LABELS_REQUIRED:
+        data.add_argument("--no-labels", action="store_true",
+                          help="train unconditionally even when the data has labels")
+    group = t.add_argument_group(f"{cls.family} options")
+    for option in spec.options:
+        _add_option(group, option, recommended=spec.recommended.get(option.name))
+    return t
+
+
+def _data_options(spec):
+    from kerasgan.data.batches import batch_kind
+
+    return [o for o in batch_kind(spec.batch).options if o.name not in spec.excluded_data_options]
+
+
+def _sample_options(parser):
+    """``--label`` and every family's sample options (``--truncation-psi``)."""
+    parser.add_argument("--label", type=int,
+                        help="class of every sample (class-conditional families; default: one "
+                             "row per class)")
+    parser.add_argument("--truncation-psi", type=float, metavar="PSI",
+                        help="truncation, for families whose generator takes it: 1 none, 0 the "
+                             "average image, e.g. 0.7")
+
+
+def build_parser(argv=()):
+    """The command's parser; the ``train`` sub-parser carries the options of
+    the family named in ``argv`` (``kerasgan train FAMILY ...``)."""
+    parser = argparse.ArgumentParser(
+        prog="kerasgan", description="Train, sample, export and evaluate GANs with Keras.")
+    parser.add_argument("--version", action="store_true", help="print versions and exit")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up messages")
+    sub = parser.add_subparsers(dest="command")
+
+    argv = list(argv)
+    cls = None
+    if len(argv) > 1 and argv[0] == "train" and not argv[1].startswith("-"):
+        cls = _family_class(argv[1])
+    _train_parser(sub, cls)
+
     s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
     s.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
-    s.add_argument("--n", type=_positive("--n"), default=64)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--out", default="grid.png")
+    s.add_argument("--n", type=_positive("--n"), default=64,
+                   help=f"number of samples, at most {MAX_SAMPLES} (default: %(default)s)")
+    s.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
+    s.add_argument("--out", default="grid.png", help="(default: %(default)s)")
     s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
-    s.add_argument("--label", type=int,
-                   help="class of every sample (conditional families; default: one row per class)")
-    s.add_argument("--truncation-psi", type=float, metavar="PSI",
-                   help="truncation (stylegan2): 1 none, 0 the average image, e.g. 0.7")
-    s.add_argument("--data", help="pix2pix: the A|B pairs to translate (default: the run's); "
-                                  "cyclegan: domain A's images (rows input / A->B / "
-                                  "B->A(A->B), and the target for aligned halves)")
+    _sample_options(s)
+    s.add_argument("--data", help="image-to-image runs: the data to translate (default: the "
+                                  "run's, with its options)")
     s.add_argument("--split", default=None,
-                   help="pix2pix: split of the pairs (default test); rows are input / "
-                        "output / target")
+                   help="image-to-image runs: split of the data (default test, else the run's)")
 
     e = sub.add_parser("export", help="export a run's generator to ONNX and/or SavedModel")
     e.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
@@ -161,7 +299,7 @@ def build_parser():
     e.add_argument("--name", help="file name stem (default: the family; FAMILY_BtoA for "
                                   "--direction BtoA)")
     e.add_argument("--direction", choices=["AtoB", "BtoA"],
-                   help="cyclegan: which generator (default AtoB, G_AB; BtoA: G_BA)")
+                   help="two-way families: which generator (default AtoB)")
     e.add_argument("--opset", type=_positive("--opset"), default=None, help="ONNX opset")
     e.add_argument("--no-check", action="store_true",
                    help="skip the parity and onnx.checker checks (not recommended)")
@@ -179,7 +317,7 @@ def build_parser():
     v.add_argument("--batch-size", type=_positive("--batch-size"), default=64)
     v.add_argument("--no-cache", action="store_true", help="recompute the reference statistics")
     v.add_argument("--truncation-psi", type=float, metavar="PSI",
-                   help="evaluate samples truncated with PSI (stylegan2), e.g. 0.7")
+                   help="evaluate samples truncated with PSI (families whose generator takes it)")
 
     z = sub.add_parser("zoo", help="pretrained generators: list, info, download, sample, export")
     zsub = z.add_subparsers(dest="zoo_command")
@@ -193,33 +331,98 @@ def build_parser():
     zs.add_argument("--seed", type=int, default=0)
     zs.add_argument("--out", default="grid.png")
     zs.add_argument("--scale", type=_positive("--scale"), default=1)
-    zs.add_argument("--label", type=int, help="class of every sample (conditional entries)")
+    _sample_options(zs)
     ze = zsub.add_parser("export", help="export an entry's generator")
     ze.add_argument("name")
     ze.add_argument("--format", default="onnx", choices=["onnx", "saved_model", "all"])
     ze.add_argument("--out", default="exported")
     zk = zsub.add_parser("pack", help="write a run's generator as zoo files (maintainers)")
     zk.add_argument("run", help="a run folder")
-    zk.add_argument("--name", required=True, help="entry name, e.g. dcgan-mnist")
+    zk.add_argument("--name", required=True, help="entry name, e.g. FAMILY-DATASET")
     zk.add_argument("--out", default="zoo", help="the zoo folder (default: ./zoo)")
 
     sub.add_parser("metrics", help="list the registered metrics")
-    sub.add_parser("families", help="list the registered GAN families")
+    f = sub.add_parser("families", help="list the registered GAN families")
+    f.add_argument("--details", action="store_true",
+                   help="with each family's kind, batch and summary")
     return parser
 
 
-def _build_and_train(args, cls, model, data_config, source, strategy):
-    """Builds ``cls(**model)`` once to check the configuration against the data
-    (a clear error before any training), then runs (or resumes) the run folder."""
+# ------------------------------------------------------------ train
+def _not_applicable(flag, cls):
+    """The error for a known option ``flag`` that ``cls``'s spec does not have."""
+    from kerasgan.data.batches import all_options
+
+    name = flag[2:].replace("-", "_")
+    models = _registry()
+    owners = []
+    for other in models.names():
+        spec = models.get_class(other).spec
+        if spec.option(name) is not None or name in {o.name for o in _data_options(spec)}:
+            owners.append(other)
+    if not owners and name not in all_options():
+        return None
+    own = [o.name for o in cls.spec.options]
+    similar = [f"--{o.replace('_', '-')}" for o in own if o != name and (o in name or name in o)]
+    if similar:
+        return f"{flag} does not apply to {cls.family}: use {' / '.join(similar)}"
+    kinds = {models.get_class(o).spec.kind for o in owners}
+    where = ", ".join(owners)
+    if len(kinds) == 1 and len(owners) > 1:
+        where = f"{_KIND_WORDS[kinds.pop()]} ({where})"
+    return f"{flag} does not apply to {cls.family}: it is an option of {where}"
+
+
+def _parse_train(parser, argv):
+    """``parse_args`` for ``train``: an option of another family or batch kind
+    is one line saying it does not apply (generated from the specs)."""
+    args, rest = parser.parse_known_args(argv)
+    if rest:
+        cls = _family_class(args.family)
+        for token in rest:
+            if token.startswith("--"):
+                message = _not_applicable(token.split("=", 1)[0], cls)
+                if message:
+                    raise CLIError(message)
+        parser.parse_args(argv)  # argparse's own error for the rest
+    return args
+
+
+def _train(args):
     from kerasgan import run as runs
 
-    try:
-        cls(**model)
-    except ValueError as e:
-        raise CLIError(f"{cls.family} cannot be built for {args.data}: {e}") from None
-    import keras
+    if args.backup_every is not None and args.backup_every < 0:
+        raise CLIError(f"--backup-every must be ≥ 0, got {args.backup_every}")
+    # first: a multi-worker strategy must exist before TensorFlow runs anything
+    if args.collective != "auto" and args.strategy != "multi-worker":
+        raise CLIError("--collective applies to --strategy multi-worker only")
+    strategy = runs.make_strategy(args.strategy, args.collective)
+    from kerasgan.data.batches import batch_kind
 
-    keras.backend.clear_session()
+    cls = _family_class(args.family)
+    spec = cls.spec
+    kind = batch_kind(spec.batch)
+    values = {o.name: getattr(args, o.name) for o in _data_options(spec)}
+    try:
+        data_config = kind.record(args.data, args.split, values)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    model = {}
+    for option in spec.options:
+        value = getattr(args, option.name)
+        if value is not None:
+            model[option.name] = value
+    try:  # the family's own checks of its options (e.g. a weights file that must exist)
+        model = cls.check_options(model)
+    except ValueError as e:
+        raise CLIError(str(e)) from None
+    source = kind.open(data_config, args.split)
+    if getattr(source, "image_shape", (1,))[-1] not in (1, 3):
+        raise CLIError(
+            f"{args.data} has {source.image_shape[-1]}-channel images: pass --channels 1 or 3")
+    model.update(kind.model_arguments(source, data_config))
+    model.update(_class_config(cls, source, args))
+    model["seed"] = args.seed
     run_config = {
         "family": cls.family,
         "model": model,
@@ -245,233 +448,18 @@ def _build_and_train(args, cls, model, data_config, source, strategy):
           "generator.keras)")
 
 
-def _train(args):
-    from kerasgan import run as runs
-
-    if args.backup_every is not None and args.backup_every < 0:
-        raise CLIError(f"--backup-every must be ≥ 0, got {args.backup_every}")
-    # first: a multi-worker strategy must exist before TensorFlow runs anything
-    if args.collective != "auto" and args.strategy != "multi-worker":
-        raise CLIError("--collective applies to --strategy multi-worker only")
-    strategy = runs.make_strategy(args.strategy, args.collective)
-    import kerasgan
-
-    cls = kerasgan.models.get_class(args.family)
-    if getattr(cls, "super_resolution", False):
-        return _train_super_resolution(args, cls, strategy)
-    if args.scale is not None or args.content or args.vgg_weights:
-        raise CLIError(f"--scale, --content and --vgg-weights apply to srgan, not {cls.family}")
-    if cls.image_conditioned:
-        return _train_paired(args, cls, strategy)
-    if args.direction or args.jitter:
-        raise CLIError(f"--direction and --jitter apply to image-to-image families (pix2pix), "
-                       f"not {cls.family}")
-    data_config = {
-        "source": args.data,
-        "split": args.split,
-        "resize": _parse_size(args.resize),
-        "channels": args.channels,
-        "flip": bool(args.flip),
-    }
-    source = kerasgan.data.open_source(
-        args.data, split=args.split, resize=data_config["resize"], channels=args.channels
-    )
-    if source.image_shape[-1] not in (1, 3):
-        raise CLIError(
-            f"{args.data} has {source.image_shape[-1]}-channel images: pass --channels 1 or 3"
-        )
-    model = {"image_shape": list(source.image_shape), "seed": args.seed}
-    model.update(_class_config(cls, source, args))
-
-    accepted = inspect.signature(cls.__init__).parameters
-    for key in ("latent_dim", "width", "g_width", "d_width", "ema_decay", "d_steps"):
-        value = getattr(args, key)
-        if value is None:
-            continue
-        if key not in accepted and key not in ("ema_decay", "d_steps"):
-            options = [f"--{k.replace('_', '-')}" for k in ("width", "g_width", "d_width")
-                       if k in accepted]
-            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}"
-                           + (f": use {' / '.join(options)}" if options else ""))
-        model[key] = value
-    for key in ("channel_base", "stable_images", "fade_images"):  # progan's options
-        value = getattr(args, key)
-        if value is not None:
-            if key not in accepted:
-                raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
-            model[key] = value
-    for key in ("r1_gamma", "pl_weight"):  # stylegan2's options
-        value = getattr(args, key)
-        if value is not None:
-            if key not in accepted:
-                raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
-            model[key] = value
-    _build_and_train(args, cls, model, data_config, source, strategy)
-
-
-def _train_paired(args, cls, strategy):
-    """``kerasgan train pix2pix --data FOLDER --direction BtoA --jitter --flip ...``."""
-    import kerasgan
-
-    unpaired = bool(getattr(cls, "directions", None))  # cyclegan: two unpaired domains
-    for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
-                "r1_gamma", "pl_weight") + (() if unpaired else ("data_b", "n_blocks",
-                                                                  "pool_size")):
-        if getattr(args, key) is not None:
-            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
-    if args.d_steps not in (None, 1):
-        raise CLIError(f"{cls.family} makes one discriminator step per generator step: "
-                       "--d-steps must be 1")
-    direction = args.direction or "AtoB"
-    data_config = {"source": args.data, "split": args.split, "resize": _parse_size(args.resize),
-                   "channels": args.channels, "flip": bool(args.flip), "direction": direction,
-                   "jitter": bool(args.jitter), "paired": not unpaired}
-    if unpaired:
-        data_config.update(source_b=args.data_b, unpaired=True)
-        source = _open_unpaired(data_config, args.split)
-        model = {"image_shape": list(source.image_shape), "seed": args.seed}
-    else:
-        source = kerasgan.data.open_paired(args.data, split=args.split, direction=direction,
-                                           resize=data_config["resize"], channels=args.channels)
-        model = {"image_shape": list(source.target_shape),
-                 "input_channels": source.image_shape[-1], "seed": args.seed}
-    for key in ("width", "d_width", "d_layers", "ema_decay") + (
-            ("n_blocks", "pool_size") if unpaired else ()):
-        if getattr(args, key) is not None:
-            model[key] = getattr(args, key)
-    _build_and_train(args, cls, model, data_config, source, strategy)
-
-
-def _train_super_resolution(args, cls, strategy):
-    """``kerasgan train srgan --data IMAGES --scale 4 --content pixel|vgg19
-    [--vgg-weights PATH] --flip ...``: the images are the high-res targets,
-    the inputs their bicubic down-sampling."""
-    import kerasgan
-    from kerasgan.models.srgan import find_vgg19_weights
-
-    for key in ("latent_dim", "g_width", "channel_base", "stable_images", "fade_images",
-                "r1_gamma", "pl_weight", "data_b", "pool_size", "d_layers"):
-        if getattr(args, key) is not None:
-            raise CLIError(f"--{key.replace('_', '-')} does not apply to {cls.family}")
-    if args.direction or args.jitter:
-        raise CLIError(f"--direction and --jitter do not apply to {cls.family}: its pairs are "
-                       "made by down-sampling (--flip is supported)")
-    if args.d_steps not in (None, 1):
-        raise CLIError(f"{cls.family} makes one discriminator step per generator step: "
-                       "--d-steps must be 1")
-    content = args.content or "pixel"
-    if args.vgg_weights and content != "vgg19":
-        raise CLIError("--vgg-weights applies to --content vgg19")
-    model = {"content": content}
-    if content == "vgg19":
-        try:  # before reading the data: fail fast, never download
-            model["vgg_weights"] = find_vgg19_weights(args.vgg_weights)
-        except ValueError as e:
-            raise CLIError(str(e)) from None
-    scale = 4 if args.scale is None else args.scale
-    data_config = {"source": args.data, "split": args.split, "resize": _parse_size(args.resize),
-                   "channels": args.channels, "flip": bool(args.flip), "scale": scale,
-                   "super_resolution": True}
-    source = kerasgan.data.open_super_resolution(args.data, scale=scale, split=args.split,
-                                                 resize=data_config["resize"],
-                                                 channels=args.channels)
-    model.update(image_shape=list(source.target_shape), scale=scale, seed=args.seed)
-    for key in ("width", "d_width", "n_blocks", "ema_decay"):
-        if getattr(args, key) is not None:
-            model[key] = getattr(args, key)
-    _build_and_train(args, cls, model, data_config, source, strategy)
-
-
-def _run_data(args, run_path, missing):
-    """``(source, data record)`` of a run: ``--data`` or the source its run.json
-    names; ``missing`` completes the error when there is neither."""
-    from kerasgan import run as runs
-
-    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
-    record = {}
-    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
-        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
-    source = getattr(args, "data", None) or record.get("source")
-    if not source:
-        raise CLIError(f"{run_path} {missing}")
-    return source, record
-
-
-def _super_resolution_source(args, run_path, default_split, scale):
-    """The (low-res, high-res) pairs of an srgan run (``--data`` / ``--split``
-    override the run's own; the run's resize and channels apply)."""
-    import kerasgan
-
-    source, record = _run_data(args, run_path, "is a super-resolution model: pass --data, "
-                               "high-res images")
-    return kerasgan.data.open_super_resolution(
-        source, scale=scale, split=getattr(args, "split", None) or default_split,
-        resize=record.get("resize"), channels=record.get("channels"))
-
-
-def _open_unpaired(data_config, split):
-    """The two domains of a cyclegan run (``direction`` BtoA swaps them)."""
-    import kerasgan
-
-    source = kerasgan.data.open_unpaired(data_config["source"], data_config.get("source_b"),
-                                         split=split, resize=data_config.get("resize"),
-                                         channels=data_config.get("channels"))
-    if data_config.get("direction", "AtoB") == "BtoA":
-        source = kerasgan.data.UnpairedImageSource(
-            source.b, source.a, name=f"{source.name}:BtoA", aligned=source.aligned,
-            names=source.domain_names[::-1])
-    return source
-
-
-def _paired_source(args, run_path, default_split):
-    """The paired data of an image-conditioned run (``--data`` / ``--split``
-    override the run's own)."""
-    import kerasgan
-
-    source, record = _run_data(args, run_path, "is image-conditioned: pass --data, a folder "
-                               "of A|B pairs")
-    return kerasgan.data.open_paired(
-        source, split=getattr(args, "split", None) or default_split,
-        direction=record.get("direction", "AtoB") if not getattr(args, "direction", None)
-        else args.direction, resize=record.get("resize"), channels=record.get("channels"))
-
-
-def _unpaired_source(args, run_path, default_split):
-    """The two domains of a cyclegan run (``--data`` / ``--split`` override
-    the run's own; ``--data`` alone is then a folder of domain A images, or a
-    facades-format folder)."""
-    from kerasgan import run as runs
-
-    run_dir = run_path if os.path.isdir(run_path) else os.path.dirname(os.path.abspath(run_path))
-    record = {}
-    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
-        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE)).get("data", {})
-    if getattr(args, "data", None):
-        record = dict(record, source=args.data, source_b=None)
-    if not record.get("source"):
-        raise CLIError(f"{run_path} is image-conditioned: pass --data, a folder of images")
-    from kerasgan.data import DataError
-
-    if getattr(args, "split", None):
-        return _open_unpaired(record, args.split)
-    try:
-        return _open_unpaired(record, default_split)
-    except DataError:  # no test split (e.g. trainA/ and trainB/ only): the training images
-        return _open_unpaired(record, record.get("split") or "train")
-
-
 def _class_config(cls, source, args):
     """``num_classes`` for a family that takes class labels, from the data."""
-    parameter = inspect.signature(cls.__init__).parameters.get("num_classes")
-    if parameter is None:
+    labels = cls.spec.labels
+    if labels == LABELS_NONE:
         return {}
-    required = parameter.default is not None
-    if args.no_labels and required:
+    no_labels = bool(getattr(args, "no_labels", False))
+    if no_labels and labels == LABELS_REQUIRED:
         raise CLIError(f"{cls.family} is class-conditional: it cannot train with --no-labels")
-    if args.no_labels:
+    if no_labels:
         return {}
-    if source.labels is None:
-        if required:
+    if getattr(source, "labels", None) is None:
+        if labels == LABELS_REQUIRED:
             raise CLIError(
                 f"{cls.family} is class-conditional but {args.data} has no labels: use a "
                 "source with labels (an IDX folder with its labels file, class subfolders, "
@@ -480,46 +468,56 @@ def _class_config(cls, source, args):
     return {"num_classes": int(source.num_classes)}
 
 
-def _sample(args):
+# ------------------------------------------------------------ sample
+def _check_exists(path):
+    if not os.path.exists(path):
+        raise CLIError(f"{path} does not exist: pass a run folder or a .keras file")
+
+
+def _load(path):
+    """The model of a run folder or ``.keras`` file, and the run's record."""
     from kerasgan import run as runs
 
-    if not os.path.exists(args.run):
-        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    _check_exists(path)
+    return runs.load_run(path), runs.RunRecord.find(path)
+
+
+def _sample(args):
     _check_png_out(args.out)
-    gan = runs.load_run(args.run)
-    if not hasattr(gan, "generate"):
+    _check_count(args.n)
+    gan, record = _load(args.run)
+    if not hasattr(gan, "generate") or not hasattr(gan, "spec"):
         raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
-    if getattr(gan, "directions", None):
-        from kerasgan.models.image_conditioned import triplet_png
+    from kerasgan.data.batches import batch_kind
 
-        source = _unpaired_source(args, args.run, "test")
-        inputs, targets = source.arrays(0, args.n)
-        triplet_png(gan, inputs, targets[: len(inputs)] if source.aligned else None, args.out,
-                    scale=args.scale)
-        print(f"kerasgan: wrote {len(inputs)} input / A->B / B->A(A->B)"
-              + (" / target" if source.aligned else "") + f" rows to {args.out}")
-        return
-    if getattr(gan, "super_resolution", False):
-        from kerasgan.models.image_conditioned import triplet_png
+    kind = batch_kind(gan.spec.batch)
+    if gan.spec.image_to_image:
+        _check_sample_options(gan, args, args.run, allowed=())
+        from kerasgan import run as runs
+        from kerasgan.images import save_grid
 
-        source = _super_resolution_source(args, args.run, "test", gan.scale)
-        inputs, targets = source.arrays(0, args.n)
-        triplet_png(gan, inputs, targets, args.out, scale=args.scale)
-        print(f"kerasgan: wrote {len(inputs)} input (nearest) / bicubic / output / target rows "
-              f"to {args.out}")
-        return
-    if getattr(gan, "image_conditioned", False):
-        from kerasgan.models.image_conditioned import triplet_png
-
-        source = _paired_source(args, args.run, "test")
-        inputs, targets = source.arrays(0, args.n)
-        triplet_png(gan, inputs, targets, args.out, scale=args.scale)
-        print(f"kerasgan: wrote {len(inputs)} input / output / target rows to {args.out}")
+        if record is None and not args.data:
+            raise CLIError(f"{args.run} translates images: pass --data, the images to "
+                           "translate")
+        data = record.data if record is not None else {}
+        source = runs.open_data(gan.spec.batch, data, split=args.split, source=args.data)
+        inputs, targets = kind.preview(source, args.n)
+        images, nrow = gan.triplets(inputs, targets)
+        save_grid(images, args.out, nrow=nrow, scale=args.scale)
+        print(f"kerasgan: wrote {len(inputs)} rows of {nrow} images (input, output"
+              + (", target" if targets is not None else "") + f") to {args.out}")
         return
     if args.data or args.split:
-        raise CLIError("--data and --split apply to image-to-image runs (pix2pix)")
+        raise CLIError("--data and --split apply to image-to-image runs")
     count = _write_samples(gan, args, args.run)
     print(f"kerasgan: wrote {count} samples to {args.out}")
+
+
+def _check_count(n):
+    """Refuses a sample count that would not fit in memory, before any work."""
+    if n > MAX_SAMPLES:
+        raise CLIError(f"--n {n} is more samples than a grid can hold (at most {MAX_SAMPLES}): "
+                       "to write many samples, call generate() in batches from Python")
 
 
 def _check_png_out(path):
@@ -530,85 +528,91 @@ def _check_png_out(path):
         raise CLIError(f"--out {path} is a folder: pass a .png file path")
 
 
+def _sample_codes(gan, args, what):
+    """The named generator inputs the sample options fix (``truncation_psi``)."""
+    import math
+
+    codes = {}
+    spec_names = {o.name for o in gan.spec.sample_options}
+    for name in ("truncation_psi",):
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if name not in spec_names:
+            owners = [n for n in _registry().names()
+                      if _registry().get_class(n).spec.option(name) is not None]
+            raise CLIError(f"{what} is a {gan.family} model: {flag} applies to "
+                           f"{', '.join(owners) or 'no family'}")
+        if not math.isfinite(value):
+            raise CLIError(f"{flag} must be a finite number, got {value}")
+        codes[name] = value
+    return codes
+
+
+def _check_sample_options(gan, args, what, allowed):
+    if getattr(args, "label", None) is not None:
+        raise CLIError(f"{what} is an unconditional {gan.family}: it takes no --label")
+    _sample_codes(gan, args, what)
+
+
 def _write_samples(gan, args, what):
     """The PNG grid of ``kerasgan sample`` / ``zoo sample``; returns the count."""
     from kerasgan.images import save_grid
 
-    psi = getattr(args, "truncation_psi", None)
-    if psi is not None:
-        _check_truncation(gan, psi, what)
-        images = gan.generate(args.n, seed=args.seed, codes={"truncation_psi": psi})
-        save_grid(images, args.out, scale=args.scale)
-        return len(images)
+    _check_count(args.n)
+    codes = _sample_codes(gan, args, what)
     if args.label is not None:
         if not gan.num_classes:
             raise CLIError(f"{what} is an unconditional {gan.family}: it takes no --label")
         if not 0 <= args.label < gan.num_classes:
             raise CLIError(f"--label must be a class in [0, {gan.num_classes}), got {args.label}")
-        images, nrow = gan.generate(args.n, seed=args.seed, labels=args.label), None
+        images, nrow = gan.generate(args.n, seed=args.seed, labels=args.label,
+                                    codes=codes or None), None
+    elif codes:
+        images, nrow = gan.generate(args.n, seed=args.seed, codes=codes), None
     else:
         images, nrow = gan.sample_grid(args.n, seed=args.seed)
     save_grid(images, args.out, nrow=nrow, scale=args.scale)
     return len(images)
 
 
-def _check_truncation(gan, psi, what):
-    """Refuses --truncation-psi for a model without that input, or a non-finite value."""
-    import math
-
-    if not hasattr(gan, "generator_inputs"):
-        raise CLIError(f"{what} holds a bare {type(gan).__name__}: --truncation-psi needs "
-                       "a run folder or a GAN .keras file")
-    names = [spec["name"] for spec in gan.generator_inputs()]
-    if "truncation_psi" not in names:
-        raise CLIError(f"{what} is a {gan.family} model: --truncation-psi applies to stylegan2")
-    if not math.isfinite(psi):
-        raise CLIError(f"--truncation-psi must be a finite number, got {psi}")
-
-
+# ------------------------------------------------------------ export
 def _export(args):
     import keras
 
-    import kerasgan
-    from kerasgan import run as runs
+    from kerasgan import export
 
-    if not os.path.exists(args.run):
-        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
-    model = runs.load_run(args.run)
-    if not isinstance(model, (kerasgan.GAN, keras.Model)):
-        raise CLIError(f"{args.run} holds a {type(model).__name__}, not a GAN or a generator")
-    # the run's record (beside a .keras file too) names the family and the data
-    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
-    record = {}
-    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
-        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE))
-    formats = kerasgan.export.exporters.FORMATS if args.format == "all" else (args.format,)
-    kwargs = {"dataset": record.get("data", {}).get("source"), "family": record.get("family"),
-              "check": not args.no_check}
+    gan, record = _load(args.run)
+    if not isinstance(gan, keras.Model):
+        raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a GAN or a generator")
+    formats = export.exporters.FORMATS if args.format == "all" else (args.format,)
+    kwargs = {"dataset": record.source if record else None,
+              "family": record.family if record else None, "check": not args.no_check}
     if args.direction:
-        if not getattr(model, "directions", None):
-            raise CLIError(f"--direction applies to two-way families (cyclegan), not "
-                           f"{getattr(model, 'family', type(model).__name__)}")
+        spec = getattr(gan, "spec", None)
+        if spec is None or not spec.directions:
+            raise CLIError(f"--direction applies to two-way families, not "
+                           f"{getattr(gan, 'family', type(gan).__name__)}")
         kwargs["direction"] = args.direction
     if args.opset is not None:
         if "onnx" not in formats:
             raise CLIError("--opset applies to --format onnx or all")
         kwargs["opset"] = args.opset
-    for report in kerasgan.export.export(model, args.out, formats=formats, name=args.name,
-                                         **kwargs):
+    for report in export.export(gan, args.out, formats=formats, name=args.name, **kwargs):
         parity = report["parity"]
         check = ("not checked" if parity is None else "parity max abs diff "
                  + ", ".join(f"{k} {v:.2g}" for k, v in parity.items() if k != "seed"))
         print(f"kerasgan: wrote {report['path']} ({check})")
 
 
+# ------------------------------------------------------------ evaluate
 def _evaluate(args):
-    import kerasgan
     from kerasgan import metrics
     from kerasgan import run as runs
+    from kerasgan.version import __version__
 
-    if not os.path.exists(args.run):
-        raise CLIError(f"{args.run} does not exist: pass a run folder or a .keras file")
+    _check_exists(args.run)
     if args.out and os.path.isdir(args.out):
         raise CLIError(f"--out {args.out} is a folder: pass a .json file path")
     names = [m.strip() for m in args.metrics.split(",") if m.strip()]
@@ -621,16 +625,13 @@ def _evaluate(args):
             metrics.get_metric(name)
         except ValueError as e:
             raise CLIError(str(e)) from None
-    run_dir = args.run if os.path.isdir(args.run) else os.path.dirname(os.path.abspath(args.run))
-    record = {}
-    if os.path.exists(os.path.join(run_dir, runs.RUN_FILE)):
-        record = runs.read_json(os.path.join(run_dir, runs.RUN_FILE))
-    data = args.data or record.get("data", {}).get("source")
-    split = args.split or (record.get("data", {}).get("split") if not args.data else None) or "train"
+    record = runs.RunRecord.find(args.run)
+    data = args.data or (record.source if record else None)
+    split = args.split or (record.data.get("split") if record and not args.data else None) \
+        or "train"
     model = runs.load_run(args.run)
     if args.truncation_psi is not None:
-        _check_truncation(model, args.truncation_psi, args.run)
-        model = _truncated_sampler(model, args.truncation_psi)
+        model = _coded_sampler(model, _sample_codes(model, args, args.run))
     results = metrics.evaluate(model, names, data=data, split=split, seed=args.seed,
                                batch_size=args.batch_size, num_gen=args.num_gen,
                                use_cache=not args.no_cache, verbose=True)
@@ -641,7 +642,7 @@ def _evaluate(args):
               f"{r['time_s']:.1f} s]")
     if args.out:
         metrics.write_results({"run": os.path.abspath(args.run), "results": results,
-                               "versions": runs.versions(), "kerasgan": kerasgan.__version__},
+                               "versions": runs.versions(), "kerasgan": __version__},
                               args.out)
         print(f"kerasgan: wrote {args.out}")
 
@@ -650,19 +651,20 @@ def _evaluate_paired(args, names):
     """``kerasgan evaluate RUN --metrics psnr,ssim [--data PAIRS] [--split test]``:
     the translations of the pairs against their targets, with the trivial
     baselines."""
-    import kerasgan
     from kerasgan import metrics
     from kerasgan import run as runs
     from kerasgan.metrics.paired import baseline_scores, paired_scores
+    from kerasgan.version import __version__
 
-    model = runs.load_run(args.run)
-    if not getattr(model, "image_conditioned", False):
-        raise CLIError(f"psnr and ssim compare translations with targets: {args.run} is not an "
-                       "image-to-image model")
-    if getattr(model, "super_resolution", False):
-        source = _super_resolution_source(args, args.run, "test", model.scale)
-    else:
-        source = _paired_source(args, args.run, "test")
+    model, record = _load(args.run)
+    spec = getattr(model, "spec", None)
+    if spec is None or not spec.image_to_image or spec.batch == "unpaired":
+        raise CLIError(f"psnr and ssim compare translations with targets: {args.run} is not a "
+                       "paired image-to-image model")
+    if record is None and not args.data:
+        raise CLIError(f"{args.run} translates images: pass --data, pairs to score")
+    source = runs.open_data(spec.batch, record.data if record else {}, split=args.split,
+                            source=args.data)
     scores = paired_scores(model, source, batch_size=args.batch_size)
     baselines = baseline_scores(source)
     for name in names:
@@ -672,22 +674,23 @@ def _evaluate_paired(args, names):
     if args.out:
         metrics.write_results({"run": os.path.abspath(args.run), "results": scores,
                                "baselines": baselines, "data": source.name,
-                               "versions": runs.versions(), "kerasgan": kerasgan.__version__},
+                               "versions": runs.versions(), "kerasgan": __version__},
                               args.out)
         print(f"kerasgan: wrote {args.out}")
 
 
-def _truncated_sampler(gan, psi):
-    """``sample(n, seed, labels=None)`` of ``gan`` with its truncation at ``psi``,
-    the sampler form :func:`kerasgan.metrics.evaluate` takes."""
+def _coded_sampler(gan, codes):
+    """``sample(n, seed, labels=None)`` of ``gan`` with named inputs fixed by
+    ``codes``, the sampler form :func:`kerasgan.metrics.evaluate` takes."""
     def sample(n, seed, labels=None):
-        return gan.generate(n, seed=seed, labels=labels, codes={"truncation_psi": psi})
+        return gan.generate(n, seed=seed, labels=labels, codes=codes)
 
     sample.image_shape = tuple(gan.generator.output_shape[1:])
     sample.num_classes = gan.num_classes
     return sample
 
 
+# ------------------------------------------------------------ zoo
 def _zoo(args):
     import json
 
@@ -708,29 +711,65 @@ def _zoo(args):
         count = _write_samples(zoo.from_preset(args.name), args, args.name)
         print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
     elif args.zoo_command == "export":
-        import kerasgan
+        from kerasgan import export
 
         gan = zoo.from_preset(args.name)
         entry = zoo.info(args.name)
-        formats = kerasgan.export.exporters.FORMATS if args.format == "all" else (args.format,)
-        for report in kerasgan.export.export(gan, args.out, formats=formats, name=args.name,
+        formats = export.exporters.FORMATS if args.format == "all" else (args.format,)
+        for report in export.export(gan, args.out, formats=formats, name=args.name,
                                              dataset=entry["dataset"]["name"]):
             print(f"kerasgan: wrote {report['path']}")
     elif args.zoo_command == "pack":
         print(json.dumps(zoo.pack(args.run, args.name, args.out), indent=2))
 
 
-def main(argv=None):
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if args.version:
-        from kerasgan.run import versions
+# ------------------------------------------------------------ main
+def _versions():
+    """Versions of kerasgan and what it runs on, without importing them."""
+    import platform
+    from importlib import metadata
 
-        print(" ".join(f"{k} {v}" for k, v in versions().items()))
+    from kerasgan.version import __version__
+
+    out = {"kerasgan": __version__}
+    for package in ("tensorflow", "keras"):
+        try:
+            out[package] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            out[package] = "not installed"
+    out["python"] = platform.python_version()
+    return out
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv
+    try:
+        parser = build_parser(argv)
+        if argv[:1] == ["train"]:
+            args = _parse_train(parser, argv)
+        else:
+            args = parser.parse_args(argv)
+    except CLIError as e:
+        print(f"kerasgan: error: {e}", file=sys.stderr)
+        return 2
+    if args.version:
+        print(" ".join(f"{k} {v}" for k, v in _versions().items()))
         return 0
     if args.command is None:
         parser.print_help()
         return 2
+    if args.command == "families":
+        families = _declared_families()
+        if args.details:
+            models = _registry()
+            for name in families:
+                spec = models.get_class(name).spec
+                print(f"{name:<10} {spec.kind:<16} {spec.batch:<17} {spec.summary}")
+        else:
+            print("\n".join(families))
+        return 0
+    _start_tensorflow(verbose)
     from kerasgan.data import DataError
     from kerasgan.export import ExportError
     from kerasgan.metrics import MetricInputError
@@ -739,11 +778,7 @@ def main(argv=None):
     from kerasgan.run import Preempted, RunError
 
     try:
-        if args.command == "families":
-            import kerasgan
-
-            print("\n".join(kerasgan.models.names()))
-        elif args.command == "train":
+        if args.command == "train":
             _train(args)
         elif args.command == "sample":
             _sample(args)

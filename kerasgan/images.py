@@ -83,3 +83,24 @@ def save_grid(images, path, nrow=None, scale=1):
     if scale > 1:
         img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
     return atomic_write(path, lambda tmp: img.save(tmp, format="PNG"))
+
+
+def bicubic_upscale(images, scale):
+    """The bicubic baseline of super-resolution: float NHWC images in [-1, 1]
+    up-sampled ×``scale`` with ``tf.image.resize(method="bicubic")``, clipped
+    to [-1, 1]; a numpy float32 array."""
+    import tensorflow as tf
+
+    from kerasgan.utils import check_int
+
+    scale = check_int(scale, "scale", 2)
+    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
+    size = tf.shape(images)[-3:-1] * scale
+    big = tf.image.resize(images, size, method="bicubic")
+    return tf.clip_by_value(big, -1.0, 1.0).numpy()
+
+
+def nearest_upscale(images, scale):
+    """Images repeated ``scale`` times along height and width (for display)."""
+    images = np.asarray(images, dtype="float32")
+    return np.repeat(np.repeat(images, int(scale), axis=-3), int(scale), axis=-2)

@@ -1,5 +1,5 @@
 """Input-gradient penalties: for discriminators (gradient penalty, R1) and
-StyleGAN2's path-length regulariser for generators.
+the style-based generator's path-length regulariser (Karras et al. 2020) for generators.
 
 These are the only places, with the GAN train step, that use TensorFlow directly:
 they need gradients with respect to the *inputs*. Each returns a **per-example**
@@ -52,7 +52,7 @@ def _input_gradient(discriminator, x, training, loss_scale):
 
 
 def gradient_penalty(discriminator, real, fake, epsilon, training=True, loss_scale=None):
-    """WGAN-GP gradient penalty ``(||grad_x D(x_hat)||_2 - 1)^2`` (two-sided).
+    """The Wasserstein gradient penalty (Gulrajani et al. 2017) ``(||grad_x D(x_hat)||_2 - 1)^2`` (two-sided).
 
     ``x_hat = epsilon * real + (1 - epsilon) * fake`` with one ``epsilon`` per
     example. The caller samples ``epsilon`` (so that the random stream stays
@@ -119,7 +119,7 @@ def path_lengths(synthesis, ws, y, loss_scale=None):
     the lengths do not depend on the resolution). The gradient of
     ``sum(images * y)`` with respect to ``ws`` is ``J_w^T y``; its squared norm
     is summed over ``w_dim``, averaged over the ``num_ws`` layers, and
-    square-rooted (StyleGAN2-ADA ``loss.py``).
+    square-rooted (the ADA reference code's ``loss.py``).
 
     Float32 as the other penalties: ``ws`` is cast to float32 before the
     gradient is taken, the product with ``y`` is summed in float32, and under

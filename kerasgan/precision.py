@@ -23,7 +23,7 @@ and needs no loss scaling.
 Example:
     >>> from kerasgan import precision
     >>> with precision.policy_scope("mixed_bfloat16"):
-    ...     gan = kerasgan.models.DCGAN(image_shape=(28, 28, 1))
+    ...     gan = kerasgan.models.get(NAME, image_shape=(28, 28, 1))
     ...     gan.compile(jit_compile=True)
     >>> gan.fit(dataset, epochs=1)
 """
@@ -94,7 +94,7 @@ def policy_scope(name):
 
     Example:
         >>> with policy_scope("mixed_float16"):
-        ...     gan = kerasgan.models.DCGAN(image_shape=(28, 28, 1))
+        ...     gan = kerasgan.models.get(NAME, image_shape=(28, 28, 1))
         ...     gan.compile()  # both optimizers loss-scaled
     """
     return _global_policy(check_policy(name))

@@ -40,9 +40,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import kerasgan
+from kerasgan import models
 from kerasgan.callbacks import LossCurve, SampleGrid, TripletGrid
+from kerasgan.data import DataError
+from kerasgan.data.batches import batch_kind
 from kerasgan.images import atomic_write
+from kerasgan.version import __version__
 
 RUN_FILE = "run.json"
 BACKUP_DIR = "backup"
@@ -114,6 +117,88 @@ def read_json(path):
             return json.load(f)
     except json.JSONDecodeError as e:
         raise RunError(f"{path} is not valid JSON ({e}): repair or delete it") from None
+
+
+class RunRecord:
+    """A run's ``run.json``, read once and typed.
+
+    Args:
+        run_dir: the run folder.
+        config: the parsed ``run.json``.
+
+    Example:
+        >>> record = RunRecord.find("runs/p2p")            # or "runs/p2p/gan.keras"
+        >>> record.family, record.epochs
+        ('my_family', 20)
+        >>> source = record.open_data(split="test")         # the run's data, reopened
+    """
+
+    def __init__(self, run_dir, config):
+        self.run_dir = os.fspath(run_dir)
+        self.config = dict(config)
+
+    @classmethod
+    def find(cls, path):
+        """The record of the run folder ``path``, or of the folder holding the
+        ``.keras`` file ``path``; None when there is no ``run.json``."""
+        path = os.fspath(path)
+        run_dir = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+        file = os.path.join(run_dir, RUN_FILE)
+        if not os.path.exists(file):
+            return None
+        return cls(run_dir, read_json(file))
+
+    family = property(lambda self: self.config.get("family"))
+    model = property(lambda self: dict(self.config.get("model", {})))
+    data = property(lambda self: dict(self.config.get("data", {})))
+    batch_size = property(lambda self: int(self.config["batch_size"]))
+    epochs = property(lambda self: int(self.config["epochs"]))
+    seed = property(lambda self: int(self.config.get("seed", 0)))
+    jit_compile = property(lambda self: bool(self.config.get("jit_compile", False)))
+    precision = property(lambda self: self.config.get("precision", "float32"))
+
+    @property
+    def source(self):
+        """The ``--data`` the run was trained on."""
+        return self.data.get("source")
+
+    @property
+    def spec(self):
+        """The family's :class:`kerasgan.spec.FamilySpec`."""
+        return models.get_class(self.family).spec
+
+    def open_data(self, split=None, source=None, default_split="test"):
+        """The run's data source, reopened with its options.
+
+        Args:
+            split: the split (default: ``default_split`` when it exists, else
+                the run's own).
+            source: another ``--data`` to open with the run's options.
+            default_split: the split tried when ``split`` is None.
+        """
+        return open_data(self.spec.batch, self.data, split=split, source=source,
+                         default_split=default_split)
+
+
+def open_data(batch, data, split=None, source=None, default_split="test"):
+    """A source of batch kind ``batch`` from a run record's ``data`` entry
+    (``source`` replaces its ``--data``); the split is ``split``, else
+    ``default_split`` if the data has it, else the record's."""
+    from kerasgan.data import DataError
+    from kerasgan.data.batches import batch_kind
+
+    kind = batch_kind(batch)
+    data = dict(data)
+    if source:
+        data.update(source=source, source_b=None)
+    if not data.get("source"):
+        raise RunError("the run records no data source: pass --data")
+    if split:
+        return kind.open(data, split)
+    try:
+        return kind.open(data, default_split)
+    except DataError:  # no such split (e.g. trainA/ and trainB/ only): the training data
+        return kind.open(data, data.get("split") or "train")
 
 
 # ---------------------------------------------------------------- strategies
@@ -404,7 +489,7 @@ class _RestoreTrackers(keras.callbacks.Callback):
 
 def versions():
     return {
-        "kerasgan": kerasgan.__version__,
+        "kerasgan": __version__,
         "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "python": platform.python_version(),
@@ -416,7 +501,7 @@ def build_gan(run_config, strategy):
     precision policy."""
     from kerasgan import precision
 
-    cls = kerasgan.models.get_class(run_config["family"])
+    cls = models.get_class(run_config["family"])
     # The run's seed also fixes the initial weights, so a run repeats exactly.
     keras.utils.set_random_seed(int(run_config["seed"]))
     with strategy.scope(), precision.policy_scope(run_config.get("precision")):
@@ -491,13 +576,18 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
         )
     steps = source.num_batches(batch_size)
     if steps == 0:
-        from kerasgan.data import DataError
-
         raise DataError(
             f"batch size {batch_size} is larger than the dataset ({len(source)} images): "
             f"use a batch size ≤ {len(source)}"
         )
-    gan = build_gan(run_config, strategy)
+    try:  # a configuration the data cannot take fails here, before anything is written
+        gan = build_gan(run_config, strategy)
+    except (RunError, DataError):
+        raise
+    except ValueError as e:
+        raise RunError(f"{run_config['family']} cannot be built for "
+                       f"{run_config['data'].get('source')}: {e}") from None
+    kind = batch_kind(gan.spec.batch)
     clean_partial_files(backup_dir)
     state = load_backup(gan, backup_dir, strategy)
     done = 0 if state is None else int(state["step"])
@@ -523,31 +613,26 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
             where = f"step {in_epoch} of epoch {epoch + 1}" if in_epoch else f"the end of epoch {epoch}"
             print(f"kerasgan: resuming {run_dir} from {where} (step {done})", file=sys.stderr)
         labels = bool(run_config["model"].get("num_classes"))
-
-        paired = {}
-        if getattr(gan, "image_conditioned", False):  # (inputs, targets) pairs
-            paired = {"jitter": bool(run_config["data"].get("jitter", False))}
+        extra = dict(kind.dataset_arguments(run_config["data"]), labels=labels)
 
         def data(start_epoch, start_step=0):
             return source.dataset(
                 batch_size, shuffle=True, seed=run_config["seed"],
                 flip=run_config["data"].get("flip", False), repeat=True,
-                start_epoch=start_epoch, start_step=start_step, labels=labels, **paired,
+                start_epoch=start_epoch, start_step=start_step, **extra,
             )
 
         csv_path = os.path.join(run_dir, "history.csv")
 
         def callbacks(first_call):
             # order: health before anything that saves; diversity before the CSV log
-            if paired:
+            preview = kind.preview(source, 8)
+            if preview is not None:
                 # a translation's diversity is the data's: no collapse signal; the
-                # grid shows (input, output, target) rows of the first pairs (cyclegan:
-                # input, output, reconstruction, and the target only for aligned data)
+                # grid shows (input, output, target) rows of the first examples
+                # (the target only where the data has one)
                 out = [HealthCheck()]
-                inputs, targets = source.arrays(0, 8)
-                if not getattr(source, "aligned", True):
-                    targets = None
-                grid = TripletGrid(os.path.join(run_dir, "samples"), inputs, targets)
+                grid = TripletGrid(os.path.join(run_dir, "samples"), *preview)
             else:
                 out = [HealthCheck(), Diversity(real_images=source.images,
                                                 seed=int(run_config["seed"]))]

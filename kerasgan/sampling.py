@@ -22,12 +22,12 @@ JSON in an exported model's metadata)::
 - ``"labels"``: class labels in ``[0, num_classes)``, drawn uniformly or given by
   the caller (``labels=``);
 - ``"categorical"``: an unsupervised categorical code in ``[0, num_classes)``
-  (InfoGAN), drawn uniformly or given by the caller (``codes=``);
-- ``"uniform"``: uniform in ``[low, high)`` (InfoGAN's continuous codes);
+  (information-maximising codes), drawn uniformly or given by the caller (``codes=``);
+- ``"uniform"``: uniform in ``[low, high)`` (continuous latent codes);
 - ``"fixed"``: not random: ``value`` unless the caller gives it (``codes=``),
-  e.g. StyleGAN2's ``truncation_psi`` (1.0: no truncation). It draws nothing,
+  e.g. a ``truncation_psi`` (1.0: no truncation). It draws nothing,
   so adding such an input leaves the images of every seed as they were;
-- ``"image"``: an input image of an image-conditioned generator (Pix2Pix),
+- ``"image"``: an input image of an image-conditioned generator,
   NHWC in ``[low, high]``. Its ``shape`` may hold ``None`` (JSON ``null``) for
   a dynamic height / width, which must then be multiples of
   ``size_multiple`` (and at least ``min_size`` when the spec has one);
@@ -75,7 +75,7 @@ def infer_input_specs(model, num_classes=None, image_shape=None, size_multiple=1
             whose height and width are dynamic (``None``).
         size_multiple: what a dynamic height and width must be multiples of.
         min_size: smallest dynamic height and width the network takes, when
-            more than ``size_multiple`` (CycleGAN's ResNet: twice it); recorded
+            more than ``size_multiple`` (a ResNet with two down-samplings: twice it); recorded
             as the spec's ``"min_size"`` (absent otherwise).
 
     Raises:
@@ -293,7 +293,7 @@ def draw_inputs(specs, n, seed=None, labels=None, codes=None):
         labels: class labels for a ``"labels"`` input: one int for all images, or
             ``n`` ints; drawn uniformly when None.
         codes: optional dict ``{input name: value}`` fixing other inputs (e.g.
-            InfoGAN's ``c_cat`` / ``c_cont``, StyleGAN2's ``truncation_psi``): one
+            ``c_cat`` / ``c_cont`` codes, a ``truncation_psi``): one
             value for all images or ``n``.
 
     Returns:

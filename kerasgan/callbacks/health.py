@@ -85,12 +85,12 @@ class TrainingDiverged(RuntimeError):
 # prefix (``d_`` / ``g_``).
 _TERM_NETWORKS = {
     "d_loss": ("discriminator",),
-    "gp": ("discriminator",),      # WGAN-GP gradient penalty
+    "gp": ("discriminator",),      # Wasserstein gradient penalty
     "r1": ("discriminator",),      # R1 penalty
-    "d_cls": ("discriminator",),   # ACGAN class loss on the discriminator side
+    "d_cls": ("discriminator",),   # auxiliary-classifier loss, discriminator side
     "g_loss": ("generator",),
-    "g_cls": ("generator",),       # ACGAN class loss on the generator side
-    # InfoGAN's L_I: the Q head sits on the discriminator, and the term is in
+    "g_cls": ("generator",),       # auxiliary-classifier loss, generator side
+    # the mutual-information term L_I: the Q head sits on the discriminator, and the term is in
     # both networks' losses.
     "info": ("generator", "discriminator"),
 }
@@ -435,7 +435,7 @@ DEFAULT_WARN_BELOW = 0.25
 RAW_WARN_BELOW = 0.18
 #: default ``drop_fraction`` of :class:`Diversity`.
 DEFAULT_DROP_FRACTION = 0.5
-#: default ``warmup_steps`` of :class:`Diversity`: DCGAN-style generators start
+#: default ``warmup_steps`` of :class:`Diversity`: batch-norm generators start
 #: almost constant (ratio ~0.02 untrained) and pass 0.25 after ~100 steps.
 DEFAULT_WARMUP_STEPS = 500
 
@@ -497,7 +497,7 @@ class Diversity(keras.callbacks.Callback):
     it on stderr) when
 
     - the value is below ``warn_below`` once the generator has made
-      ``warmup_steps`` updates (a DCGAN-style generator starts out nearly
+      ``warmup_steps`` updates (a batch-norm generator starts out nearly
       constant: an untrained one measures ~0.02), or
     - the value falls below ``drop_fraction`` times its best so far in this
       ``fit``.

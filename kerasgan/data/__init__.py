@@ -8,9 +8,16 @@ training can resume exactly.
 
 Sources: `"mnist-10k"` (bundled, offline), `"tfds:NAME[:SPLIT]"`, a folder of
 IDX files (or an IDX images file), an image folder (`ROOT/<class>/*.png`),
-or a `.npz` file. Paired A|B image folders (pix2pix's facades format) open with
+or a `.npz` file. Paired A|B image folders (the facades format) open with
 `open_paired()` as a `PairedImageSource` of (input, target) pairs; two unpaired
-domains (CycleGAN) open with `open_unpaired()` as an `UnpairedImageSource`.
+domains open with `open_unpaired()` as an `UnpairedImageSource`; high-res images
+for super-resolution with `open_super_resolution()`.
+
+Every source implements `Source` (`name`, `len()`, `num_batches()`,
+`dataset()`, `arrays()`, `labels`, `num_classes`); image sources implement
+`ImageDataSource` (`image_shape`, `target_shape`, `images`). Every image file is
+read and resized by `kerasgan.data.image_io`, with one resampling rule
+(bicubic, antialiased when shrinking).
 
 Example:
 
@@ -22,6 +29,7 @@ Example:
 """
 
 from kerasgan.data.errors import DataError
+from kerasgan.data.source import ImageDataSource, Source
 from kerasgan.data.image_source import ImageSource
 from kerasgan.data.paired_source import DIRECTIONS, PairedImageSource, open_paired, split_pair
 from kerasgan.data.unpaired_source import UnpairedImageSource, open_unpaired
@@ -43,6 +51,8 @@ from kerasgan.data.sources import (
 )
 
 __all__ = [
+    "Source",
+    "ImageDataSource",
     "BUNDLED_MNIST_DIR",
     "DataError",
     "DIRECTIONS",

@@ -1,101 +1,14 @@
 """`ImageSource`: an in-memory image set and its deterministic `tf.data` pipeline."""
 
-import numbers
-import random
-
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import utils
 from kerasgan.data.errors import DataError
-
-# Largest epoch index a `repeat=True` dataset runs to (in practice: forever).
-_MAX_EPOCH = 2**62
+from kerasgan.data.source import ImageDataSource, flip_draws, index_pipeline, shuffled_indices
 
 
-def _check_int(value, what, minimum):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise DataError(
-            f"{what} must be an integer, got {value!r} "
-            f"({type(value).__name__}): pass an int ≥ {minimum}"
-        )
-    value = int(value)
-    if value < minimum:
-        raise DataError(f"{what} must be ≥ {minimum}, got {value}: pass an int ≥ {minimum}")
-    return value
-
-
-def _check_seed(seed):
-    if seed is None:
-        return random.SystemRandom().randrange(2**31 - 1)
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
-        raise DataError(
-            f"seed must be an integer or None, got {seed!r} "
-            f"({type(seed).__name__}): pass e.g. seed=0"
-        )
-    seed = int(seed)
-    if not -(2**63) <= seed < 2**63:
-        raise DataError(f"seed {seed} does not fit in 64 bits: pass a smaller integer")
-    return seed
-
-
-def _mix_seed(seed, epoch):
-    """Derives a 31-bit op seed from (seed, epoch) for `tf.data.Dataset.random`."""
-    x = (seed * 0x9E3779B97F4A7C15 + epoch * 0xBF58476D1CE4E5B9 + 0x94D049BB133111EB) % 2**64
-    x ^= x >> 31
-    x = (x * 0xD6E8FEB86659FD93) % 2**64
-    x ^= x >> 32
-    return int(x % (2**31 - 1))
-
-
-def index_pipeline(parts_fn, fetch, *, n, batch_size, steps, seed, randomised,
-                   drop_remainder=True, repeat=False, start_epoch=0, start_step=0):
-    """The deterministic epoch pipeline every source shares.
-
-    ``parts_fn(pair)`` returns a dict of length-``n`` tensors for one epoch
-    (indices, flips, crop offsets...) drawn from ``pair = [seed, epoch]``; they
-    are cut into batches of index tensors, ``start_step`` batches are skipped
-    without gathering any image, then ``fetch(batch)`` makes the images. With
-    ``repeat`` the epochs run from ``start_epoch`` on; otherwise one epoch is
-    made per iteration, a fresh random one when ``randomised`` (shuffle, flips
-    or crops), else epoch ``start_epoch``. The result is sharded by data under
-    ``tf.distribute`` and prefetched.
-    """
-    if repeat:
-        epochs = tf.data.Dataset.range(start_epoch, _MAX_EPOCH)
-    elif randomised:
-        epochs = tf.data.Dataset.random(
-            seed=_mix_seed(seed, start_epoch), rerandomize_each_iteration=True
-        ).take(1)
-    else:
-        epochs = tf.data.Dataset.from_tensors(tf.constant(start_epoch, tf.int64))
-
-    n_full = n // batch_size
-    remainder = n - n_full * batch_size
-    seed_t = tf.constant(seed, tf.int64)
-
-    def epoch_batches(epoch):
-        parts = parts_fn(tf.stack([seed_t, tf.cast(epoch, tf.int64)]))
-        full = tf.data.Dataset.from_tensor_slices(
-            {k: tf.reshape(v[: n_full * batch_size], [n_full, batch_size]) for k, v in parts.items()}
-        )
-        if remainder and not drop_remainder:
-            last = tf.data.Dataset.from_tensors({k: v[n_full * batch_size :] for k, v in parts.items()})
-            full = full.concatenate(last)
-        return full
-
-    ds = epochs.flat_map(epoch_batches)
-    if start_step:
-        ds = ds.skip(start_step)  # index batches only: nothing is gathered
-    ds = ds.map(fetch, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    cardinality = tf.data.INFINITE_CARDINALITY if repeat else steps - start_step
-    ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
-
-
-
-class ImageSource:
+class ImageSource(ImageDataSource):
     """Images decoded into memory, with optional integer labels.
 
     An `ImageSource` holds a whole image set as one `uint8` NHWC NumPy array
@@ -139,11 +52,7 @@ class ImageSource:
             )
         if images.ndim == 3:
             images = images[..., np.newaxis]
-        if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-            raise DataError(
-                f"{name}: images must have shape (N, H, W, C) with C in 1, 3, 4, "
-                f"got {images.shape}: reshape them to NHWC"
-            )
+        utils.check_image_shape(images.shape, f"{name}: images", batch=True, error=DataError)
         if labels is not None:
             labels = np.asarray(labels)
             if labels.ndim == 2 and labels.shape[1] == 1:
@@ -200,22 +109,10 @@ class ImageSource:
         """The shape of one image, `(H, W, C)`."""
         return tuple(int(d) for d in self.images.shape[1:])
 
-    def num_batches(self, batch_size, drop_remainder=True):
-        """Number of batches in one epoch.
-
-        Args:
-            batch_size: positive int.
-            drop_remainder: whether the last, partial batch is dropped.
-
-        Returns:
-            `len(self) // batch_size` if `drop_remainder`, else the ceiling.
-
-        Raises:
-            DataError: if `batch_size` is not a positive int.
-        """
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        n = len(self)
-        return n // batch_size if drop_remainder else -(-n // batch_size)
+    def arrays(self, start=0, stop=None):
+        """Images ``start:stop`` as float32 in [-1, 1], in stored order, no flips
+        (the elements of :meth:`dataset` with ``labels=False``)."""
+        return self.images[slice(start, stop)].astype("float32") / 127.5 - 1.0
 
     def _tensors(self):
         # One host-memory copy of the arrays per source, shared by all datasets
@@ -310,42 +207,24 @@ class ImageSource:
         (TensorShape([64, 28, 28, 1]), 'float32', 'int32')
         """
         n = len(self)
-        if n == 0:
-            raise DataError(f"data source {self.name!r} has no images: use a source with at least one image")
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        if drop_remainder and batch_size > n:
-            raise DataError(
-                f"batch size {batch_size} is larger than the dataset ({n} images): "
-                f"use a batch size ≤ {n}"
-            )
+        batch_size, seed, start_epoch, start_step, steps = self._epoch_arguments(
+            batch_size, seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch,
+            start_step=start_step)
         if labels and self.labels is None:
             raise DataError(
                 f"data source {self.name!r} has no labels: use labels=False (an unconditional "
                 f"model) or a source with labels (class subfolders, an IDX labels file, "
                 f"'y' in the .npz)"
             )
-        start_epoch = _check_int(start_epoch, "start_epoch", 0)
-        start_step = _check_int(start_step, "start_step", 0)
-        if start_step and start_step >= self.num_batches(batch_size, drop_remainder):
-            raise DataError(
-                f"start_step {start_step} is not inside an epoch of "
-                f"{self.num_batches(batch_size, drop_remainder)} batches: pass "
-                f"0 ≤ start_step < {self.num_batches(batch_size, drop_remainder)}"
-            )
-        seed = _check_seed(seed)
         shuffle = bool(shuffle)
         flip = bool(flip)
         drop_remainder = bool(drop_remainder)
         images_t, labels_t = self._tensors()
 
         def epoch_parts(pair):
-            idx = tf.range(n, dtype=tf.int64)
-            if shuffle:
-                idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
-            parts = {"idx": idx}
+            parts = {"idx": shuffled_indices(pair, n, shuffle)}
             if flip:
-                flip_seed = tf.random.experimental.stateless_fold_in(pair, 1)
-                parts["flip"] = tf.random.stateless_uniform([n], seed=flip_seed) < 0.5
+                parts["flip"] = flip_draws(pair, n)
             return parts
 
         def fetch(batch):
@@ -358,7 +237,6 @@ class ImageSource:
             return x
 
         return index_pipeline(
-            epoch_parts, fetch, n=n, batch_size=batch_size,
-            steps=self.num_batches(batch_size, drop_remainder), seed=seed,
+            epoch_parts, fetch, n=n, batch_size=batch_size, steps=steps, seed=seed,
             randomised=shuffle or flip, drop_remainder=drop_remainder, repeat=repeat,
             start_epoch=start_epoch, start_step=start_step)

@@ -1,13 +1,17 @@
 """`PairedImageSource`: aligned (input, target) image pairs for image-to-image
-translation, and `open_paired()`, the reader of A|B pair files (the pix2pix
-"facades" format).
+translation, and `open_paired()`, the reader of A|B pair files (the format of
+the "facades" data set of the paired image-to-image reference code).
 
 The facades format: one file per pair, the two images side by side, ``A`` on the
 left and ``B`` on the right (facades: ``A`` = the photo, ``B`` = the label map),
 in split folders ``ROOT/train``, ``ROOT/val``, ``ROOT/test``. ``direction``
 picks what the network translates: ``"AtoB"`` (left half → right half) or
 ``"BtoA"`` (right → left). **Facades label map → photo is ``"BtoA"``**, as in
-the original pix2pix code (``--direction BtoA``).
+the reference code (``--direction BtoA``).
+
+Images are read by :func:`kerasgan.data.image_io.read_image` and each half is
+resized by the one rule of every source (bicubic, antialiased when
+shrinking: see :mod:`kerasgan.data.image_io`).
 
 Example:
 
@@ -24,28 +28,21 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import utils
+from kerasgan.data import image_io
 from kerasgan.data.errors import DataError
-from kerasgan.data.image_source import _check_int, _check_seed, index_pipeline
+from kerasgan.data.source import (ImageDataSource, check_uint8_images, flip_draws,
+                                  index_pipeline, shuffled_indices)
+from kerasgan.utils import DIRECTIONS  # noqa: F401  (public here too)
 
-DIRECTIONS = ("AtoB", "BtoA")
-#: the pix2pix jitter: resize 256 → 286, then random-crop 256 (scaled for other sizes).
+#: the reference jitter: resize 256 → 286, then random-crop 256 (scaled for other sizes).
 JITTER_RATIO = 286 / 256
 
 
 def check_direction(direction):
-    """``"AtoB"`` or ``"BtoA"`` (case-insensitive, ``a2b`` too); returns the canonical form.
-
-    Raises:
-        DataError: anything else.
-    """
-    key = str(direction).lower().replace("2", "to").replace("-", "").replace("_", "")
-    for d in DIRECTIONS:
-        if key == d.lower():
-            return d
-    raise DataError(
-        f"direction must be 'AtoB' (left half -> right half) or 'BtoA' (right -> left), "
-        f"got {direction!r}: facades label map -> photo is 'BtoA'"
-    )
+    """``"AtoB"`` or ``"BtoA"`` (:func:`kerasgan.utils.check_direction`), as a
+    :class:`~kerasgan.data.DataError`."""
+    return utils.check_direction(direction, error=DataError)
 
 
 def jitter_load_size(size):
@@ -81,7 +78,7 @@ def jitter_batch(x, dy, dx, size, load):
                      fn_output_signature=tf.TensorSpec((height, width, None), tf.float32))
 
 
-class PairedImageSource:
+class PairedImageSource(ImageDataSource):
     """Aligned image pairs in memory: ``inputs[i]`` translates to ``targets[i]``.
 
     Both are ``uint8`` NHWC arrays with the same ``N``, height and width (the
@@ -97,17 +94,11 @@ class PairedImageSource:
         DataError: the arrays are not uint8 NHWC pairs of one size and count.
     """
 
-    labels = None
-    num_classes = None
+    example = "pair"
 
     def __init__(self, inputs, targets, *, name="pairs", direction=None):
-        inputs, targets = np.asarray(inputs), np.asarray(targets)
-        for what, arr in (("inputs", inputs), ("targets", targets)):
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
-                raise DataError(
-                    f"paired {what} must be uint8 (N, H, W, C) arrays with C in 1, 3, 4, got "
-                    f"{arr.dtype} {arr.shape}"
-                )
+        inputs = check_uint8_images(inputs, "paired inputs")
+        targets = check_uint8_images(targets, "paired targets")
         if inputs.shape[:3] != targets.shape[:3]:
             raise DataError(
                 f"paired inputs {inputs.shape} and targets {targets.shape} must have the same "
@@ -140,12 +131,6 @@ class PairedImageSource:
         """The target images (what the generator should make), uint8."""
         return self.targets
 
-    def num_batches(self, batch_size, drop_remainder=True):
-        """Batches in one epoch (as :meth:`kerasgan.data.ImageSource.num_batches`)."""
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        n = len(self)
-        return n // batch_size if drop_remainder else -(-n // batch_size)
-
     def arrays(self, start=0, stop=None):
         """``(inputs, targets)`` float32 in [-1, 1] for pairs ``start:stop``, no jitter."""
         sl = slice(start, stop)
@@ -163,7 +148,8 @@ class PairedImageSource:
         """A batched, prefetched ``tf.data.Dataset`` of ``(inputs, targets)``.
 
         Both are ``float32`` NHWC batches in [-1, 1]. The augmentation of
-        pix2pix is applied **identically to both images of a pair**:
+        the paired reference code is applied **identically to both images of
+        a pair**:
 
         - ``jitter``: resize to :func:`jitter_load_size` (286 for 256) with
           bicubic interpolation (clipped to [-1, 1]), then crop a random
@@ -192,20 +178,10 @@ class PairedImageSource:
             DataError: an empty source, a bad batch size, ``labels=True``.
         """
         n = len(self)
-        if n == 0:
-            raise DataError(f"paired source {self.name!r} has no pairs")
-        if labels:
-            raise DataError(f"paired source {self.name!r} has no class labels")
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        if drop_remainder and batch_size > n:
-            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} pairs): "
-                            f"use a batch size ≤ {n}")
-        start_epoch = _check_int(start_epoch, "start_epoch", 0)
-        start_step = _check_int(start_step, "start_step", 0)
-        steps = self.num_batches(batch_size, drop_remainder)
-        if start_step and start_step >= steps:
-            raise DataError(f"start_step {start_step} is not inside an epoch of {steps} batches")
-        seed = _check_seed(seed)
+        self._no_labels(labels)
+        batch_size, seed, start_epoch, start_step, steps = self._epoch_arguments(
+            batch_size, seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch,
+            start_step=start_step)
         shuffle, jitter, flip = bool(shuffle), bool(jitter), bool(flip)
         inputs_t, targets_t = self._tensors()
         height, width = self.image_shape[:2]
@@ -213,13 +189,9 @@ class PairedImageSource:
         load = (jitter_load_size(height), jitter_load_size(width))
 
         def epoch_parts(pair):
-            idx = tf.range(n, dtype=tf.int64)
-            if shuffle:
-                idx = tf.random.experimental.stateless_shuffle(idx, seed=pair)
-            parts = {"idx": idx}
+            parts = {"idx": shuffled_indices(pair, n, shuffle)}
             if flip:
-                s = tf.random.experimental.stateless_fold_in(pair, 1)
-                parts["flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
+                parts["flip"] = flip_draws(pair, n)
             if jitter:
                 parts.update(jitter_parts(pair, n, (height, width), load))
             return parts
@@ -259,32 +231,16 @@ def split_pair(array, path="image"):
 
 
 def _read_pair(path, size, channels):
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            array = np.asarray(img, dtype=np.uint8)
-    except Exception as e:
-        raise DataError(f"could not read paired image {path}: {type(e).__name__}: {e}; "
-                        "delete or replace this file") from e
-    if array.ndim == 2:
-        array = array[..., None]
+    array, _ = image_io.read_image(path, channels, what="paired image")
     left, right = split_pair(array, path)
-    if size is not None and left.shape[:2] != tuple(size):
-        resized = []
-        for half in (left, right):
-            im = Image.fromarray(half[..., 0] if half.shape[-1] == 1 else half)
-            im = im.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-            a = np.asarray(im, dtype=np.uint8)
-            resized.append(a[..., None] if a.ndim == 2 else a)
-        left, right = resized
+    if size is not None:
+        left, right = image_io.resize_image(left, size), image_io.resize_image(right, size)
     return left, right
 
 
 def open_paired(root, *, split="train", direction="AtoB", resize=None, channels=None,
                 limit=None):
-    """Reads a folder of A|B pair images (the pix2pix facades format) into memory.
+    """Reads a folder of A|B pair images (the facades format) into memory.
 
     Args:
         root: the dataset folder. Its ``split`` subfolder is read when it has
@@ -308,13 +264,9 @@ def open_paired(root, *, split="train", direction="AtoB", resize=None, channels=
             not two equal halves (the message names it), files of different
             sizes without ``resize``, a bad direction.
     """
-    from kerasgan.data.sources import IMAGE_EXTENSIONS, _parse_resize
-
     direction = check_direction(direction)
-    size = _parse_resize(resize)
-    channels = 3 if channels is None else int(channels)
-    if channels not in (1, 3):
-        raise DataError(f"channels must be 1 or 3, got {channels}")
+    size = image_io.parse_size(resize)
+    channels = 3 if channels is None else image_io.check_channels(channels)
     text = os.fspath(root)
     if text.startswith("paired:"):
         text = text[len("paired:"):]
@@ -323,20 +275,13 @@ def open_paired(root, *, split="train", direction="AtoB", resize=None, channels=
         raise DataError(f"paired data folder {text!r} not found: pass a folder of A|B images "
                         "(with train/ val/ test/ subfolders, like facades)")
     folder = os.path.join(path, split) if os.path.isdir(os.path.join(path, split)) else path
-    files = [f for f in os.listdir(folder)
-             if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
+    files = image_io.image_files(folder)
     if not files:
         subs = sorted(d for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
         raise DataError(f"{folder} holds no A|B images" + (
             f" (split {split!r} not found; subfolders: {', '.join(subs)})" if subs else ""))
-
-    def natural(name):
-        stem = os.path.splitext(name)[0]
-        return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
-
-    files = [os.path.join(folder, f) for f in sorted(files, key=natural)]
     if limit is not None:
-        files = files[: _check_int(limit, "limit", 1)]
+        files = files[: utils.check_int(limit, "limit", 1, error=DataError)]
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
         pairs = list(pool.map(lambda f: _read_pair(f, size, channels), files))
     first = pairs[0][0].shape

@@ -3,7 +3,6 @@
 import concurrent.futures
 import difflib
 import gzip
-import numbers
 import os
 import re
 import zlib
@@ -11,11 +10,22 @@ import zlib
 import numpy as np
 
 from kerasgan.data.errors import DataError
+from kerasgan.utils import check_image_shape
+from kerasgan.data.image_io import (  # noqa: F401  (IMAGE_EXTENSIONS, rgb_to_gray: public here too)
+    IMAGE_EXTENSIONS,
+    check_channels,
+    convert_channels,
+    error_reason,
+    is_image_file,
+    parse_size,
+    read_image,
+    resize_image,
+    resize_images,
+    rgb_to_gray,
+)
 from kerasgan.data.image_source import ImageSource
 
 BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled", "mnist_10k")
-
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp")
 
 _SPLIT_DIR_NAMES = {"train", "test", "val", "valid", "validation"}
 
@@ -29,114 +39,8 @@ _IDX_RE = re.compile(
     re.IGNORECASE,
 )
 
-_GRAY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 
-
-# --------------------------------------------------------------------------- options
-
-
-def _reason(e, limit=200):
-    """`Type: first line of the message` of an exception, for one-line errors."""
-    text = str(e).strip()
-    line = text.splitlines()[0][:limit] if text else ""
-    return f"{type(e).__name__}: {line}" if line else type(e).__name__
-
-
-def _parse_resize(resize):
-    """Returns `None` or `(H, W)` from an int, a pair or a `"HxW"` string."""
-    if resize is None:
-        return None
-    value = resize
-    if isinstance(value, str):
-        m = re.fullmatch(r"\s*(\d+)\s*(?:[xX,]\s*(\d+))?\s*", value)
-        if not m:
-            raise DataError(f"resize {resize!r} is not understood: pass resize=(H, W), an int, or 'HxW'")
-        value = (int(m.group(1)), int(m.group(2) or m.group(1)))
-    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
-        value = (value, value)
-    try:
-        h, w = value
-    except (TypeError, ValueError):
-        raise DataError(f"resize {resize!r} is not understood: pass resize=(H, W), an int, or 'HxW'") from None
-    for d in (h, w):
-        if isinstance(d, bool) or not isinstance(d, numbers.Integral) or d < 1:
-            raise DataError(f"resize {resize!r} must be two positive ints: pass resize=(H, W), e.g. (64, 64)")
-    return int(h), int(w)
-
-
-def _parse_channels(channels):
-    if channels is None:
-        return None
-    if isinstance(channels, bool) or not isinstance(channels, numbers.Integral) or channels not in (1, 3):
-        raise DataError(f"channels must be 1 (grayscale) or 3 (RGB), got {channels!r}: pass channels=1 or 3")
-    return int(channels)
-
-
-# --------------------------------------------------------------------------- array transforms
-
-
-def rgb_to_gray(images):
-    """ITU-R 601-2 luma of `uint8` RGB(A) images, rounded exactly as PIL's "L".
-
-    Args:
-        images: `uint8` array `(..., C)` with `C` 3 or 4 (alpha is ignored).
-
-    Returns:
-        `uint8` array `(..., 1)`.
-    """
-    rgb = images[..., :3].astype(np.uint32)
-    luma = (rgb[..., 0] * 19595 + rgb[..., 1] * 38470 + rgb[..., 2] * 7471 + 0x8000) >> 16
-    return luma.astype(np.uint8)[..., np.newaxis]
-
-
-def convert_channels(images, channels):
-    """Converts `uint8` NHWC images to `channels` (1 or 3); `None` keeps them."""
-    c = images.shape[-1]
-    if channels is None or c == channels:
-        return images
-    if channels == 1:
-        return rgb_to_gray(images)
-    if c == 1:
-        return np.repeat(images, 3, axis=-1)
-    return np.ascontiguousarray(images[..., :3])  # RGBA -> RGB: drop alpha
-
-
-def resize_images(images, size, chunk=2048):
-    """Bilinear, antialiased resize of `uint8` NHWC images to `size` = (H, W).
-
-    Uses `tf.image.resize(..., method="bilinear")` in chunks (to bound memory),
-    with `antialias=True` when shrinking, then rounds back to `uint8`.
-    """
-    if images.shape[1:3] == tuple(size):
-        return images
-    import tensorflow as tf
-
-    # Antialiasing only matters when shrinking; when enlarging, plain bilinear gives
-    # the same values (within float rounding) and is several times faster.
-    antialias = size[0] < images.shape[1] or size[1] < images.shape[2]
-    out = np.empty((images.shape[0], size[0], size[1], images.shape[3]), np.uint8)
-    fn = _resize_fn()
-    with tf.device("/cpu:0"):
-        for i in range(0, images.shape[0], chunk):
-            out[i : i + chunk] = fn(tf.constant(images[i : i + chunk]), tf.constant(size), antialias).numpy()
-    return out
-
-
-_RESIZE_FN = None
-
-
-def _resize_fn():
-    global _RESIZE_FN
-    if _RESIZE_FN is None:
-        import tensorflow as tf
-
-        @tf.function(reduce_retracing=True)
-        def resize(x, size, antialias):
-            x = tf.image.resize(x, size, method="bilinear", antialias=antialias)
-            return tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
-
-        _RESIZE_FN = resize
-    return _RESIZE_FN
+# --------------------------------------------------------------------------- arrays
 
 
 def to_uint8(array, what):
@@ -180,18 +84,20 @@ def to_uint8(array, what):
 def _finish_arrays(images, labels, *, name, resize, channels, num_classes=None, class_names=None):
     if images.ndim == 3:
         images = images[..., np.newaxis]
-    if images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-        raise DataError(
-            f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4, "
-            f"got {images.shape}: reshape the array"
-        )
-    if images.shape[0] == 0:
+    if images.ndim == 4 and images.shape[0] == 0:
         raise DataError(f"{name} holds no images (shape {images.shape}): use a source with at least one image")
-    if images.shape[1] == 0 or images.shape[2] == 0:
+    if images.ndim == 4 and (images.shape[1] == 0 or images.shape[2] == 0):
         raise DataError(
             f"{name}: images are {images.shape[1]}x{images.shape[2]} pixels (shape {images.shape}): "
             f"the file is corrupt, or the array's axes are not (N, H, W, C)"
         )
+    try:
+        check_image_shape(images.shape, "images", batch=True, error=DataError)
+    except DataError:
+        raise DataError(
+            f"{name}: images must have shape (N, H, W) or (N, H, W, C) with C in 1, 3, 4, "
+            f"got {images.shape}: reshape the array"
+        ) from None
     # Resize on the fewer channels (cheaper): before adding channels, after removing them.
     if channels is not None and channels < images.shape[-1]:
         images = convert_channels(images, channels)
@@ -214,7 +120,7 @@ def _read_bytes(path):
             raw = gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as e:
         raise DataError(
-            f"could not read {path}: {_reason(e)}; the file is corrupt or truncated, download it again"
+            f"could not read {path}: {error_reason(e)}; the file is corrupt or truncated, download it again"
         ) from e
     return raw
 
@@ -325,59 +231,19 @@ def _open_idx_file(path, *, resize, channels):
 # --------------------------------------------------------------------------- image folders
 
 
-def _is_image(fname):
-    return not fname.startswith(".") and fname.lower().endswith(IMAGE_EXTENSIONS)
-
-
 def _list_images(folder, recursive):
     found = []
     if recursive:
         for root, dirs, files in os.walk(folder):
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            found.extend(os.path.join(root, f) for f in sorted(files) if _is_image(f))
+            found.extend(os.path.join(root, f) for f in sorted(files) if is_image_file(f))
     else:
         found = [
             os.path.join(folder, f)
             for f in sorted(os.listdir(folder))
-            if _is_image(f) and os.path.isfile(os.path.join(folder, f))
+            if is_image_file(f) and os.path.isfile(os.path.join(folder, f))
         ]
     return found
-
-
-def _read_image(path, channels, size):
-    """Decodes one image file to a `uint8` (H, W, C) array and its original size (W, H)."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            original = img.size
-            mode = img.mode
-            gray = mode in _GRAY_MODES
-            target = channels if channels is not None else (1 if gray else 3)
-            if target == 1:
-                if mode.startswith("I;16"):
-                    img = Image.fromarray((np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8))
-                elif mode in ("I", "F"):
-                    img = Image.fromarray(np.clip(np.asarray(img), 0, 255).astype(np.uint8))
-                img = img.convert("L")
-            else:
-                if mode == "P" and "transparency" in img.info:
-                    img = img.convert("RGBA")
-                if mode.startswith("I;16"):
-                    img = Image.fromarray((np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8))
-                img = img.convert("RGB")
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
-            array = np.asarray(img, dtype=np.uint8)
-    except DataError:
-        raise
-    except Exception as e:  # PIL raises many types for bad files
-        raise DataError(
-            f"could not read image {path}: {_reason(e)}; delete or replace this file"
-        ) from e
-    if array.ndim == 2:
-        array = array[..., np.newaxis]
-    return array, original
 
 
 def _open_image_folder(folder, split, *, resize, channels):
@@ -430,7 +296,7 @@ def _open_image_folder(folder, split, *, resize, channels):
     chunk = 256  # files per task: keeps the per-task overhead of the pool small
 
     def read_chunk(start):
-        return [_read_image(p, channels, resize) for p in files[start : start + chunk]]
+        return [read_image(p, channels, resize) for p in files[start : start + chunk]]
 
     def results(pool):
         for part in pool.map(read_chunk, range(0, len(files), chunk)):
@@ -469,7 +335,7 @@ def _open_npz(path, split, *, resize, channels):
         with open(path, "rb") as f:
             head = f.read(6)
     except OSError as e:
-        raise DataError(f"could not read {path}: {_reason(e)}") from e
+        raise DataError(f"could not read {path}: {error_reason(e)}") from e
     # np.load would read any other bytes as a pickle and complain about pickled data
     if head.startswith(_NPY_MAGIC):
         raise DataError(
@@ -492,12 +358,12 @@ def _open_npz(path, split, *, resize, channels):
                 f"numeric arrays (uint8 or float images, integer labels) with np.savez"
             ) from e
         raise DataError(
-            f"could not read {path}: {_reason(e)}; the file is truncated or corrupt, save it "
+            f"could not read {path}: {error_reason(e)}; the file is truncated or corrupt, save it "
             f"again with np.savez"
         ) from e
     except Exception as e:
         raise DataError(
-            f"could not read {path}: {_reason(e)}; the file is truncated or corrupt, save it "
+            f"could not read {path}: {error_reason(e)}; the file is truncated or corrupt, save it "
             f"again with np.savez"
         ) from e
 
@@ -556,14 +422,14 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
         ) from None
     except Exception as e:
         raise DataError(
-            f"could not open TFDS dataset {name!r}: {_reason(e)}; check the name, config and version"
+            f"could not open TFDS dataset {name!r}: {error_reason(e)}; check the name, config and version"
         ) from e
 
     try:
         builder.download_and_prepare()
     except Exception as e:
         raise DataError(
-            f"could not download/prepare TFDS dataset {name!r} (no network?): {_reason(e)}; "
+            f"could not download/prepare TFDS dataset {name!r} (no network?): {error_reason(e)}; "
             f"prepare it with `tfds build {name.split(':')[0]}` on a machine with network and copy it "
             f"(pass data_dir=) or use a local source"
         ) from e
@@ -591,7 +457,7 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
         ds = builder.as_dataset(split=split, shuffle_files=False)
     except (ValueError, KeyError) as e:
         raise DataError(
-            f"could not read split {split!r} of TFDS dataset {name!r}: {_reason(e)}; "
+            f"could not read split {split!r} of TFDS dataset {name!r}: {error_reason(e)}; "
             f"pass an existing split (e.g. 'train', 'test', 'train[:10%]')"
         ) from None
 
@@ -601,23 +467,27 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
             x = x[..., tf.newaxis]
         if x.dtype != tf.uint8:
             x = tf.cast(tf.clip_by_value(tf.cast(x, tf.float32), 0.0, 255.0), tf.uint8)
-        if resize is not None and any(d is None for d in image_shape[:2]):
-            x = tf.image.resize(x, resize, method="bilinear", antialias=True)
-            x = tf.cast(tf.clip_by_value(tf.round(x), 0.0, 255.0), tf.uint8)
         if use_labels:
             return x, tf.cast(example["label"], tf.int64)
         return (x,)
 
-    ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE).batch(4096).prefetch(2)
+    # Images of varying sizes are resized one by one as they are read (by the one
+    # rule of kerasgan.data.image_io); others are batched, and resized at the end.
+    varying = any(d is None for d in image_shape[:2])
+    ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = (ds if varying else ds.batch(4096)).prefetch(2)
     image_chunks, label_chunks = [], []
     try:
         for batch in tfds.as_numpy(ds):
+            if varying:
+                batch = (resize_image(batch[0], resize)[np.newaxis],) + tuple(
+                    np.asarray(b)[np.newaxis] for b in batch[1:])
             image_chunks.append(batch[0])
             if use_labels:
                 label_chunks.append(batch[1])
     except Exception as e:
         raise DataError(
-            f"could not read TFDS dataset {name!r} split {split!r}: {_reason(e)}; rebuild it with `tfds build`"
+            f"could not read TFDS dataset {name!r} split {split!r}: {error_reason(e)}; rebuild it with `tfds build`"
         ) from e
     if not image_chunks:
         raise DataError(f"TFDS dataset {name!r} split {split!r} is empty: pass another split")
@@ -670,8 +540,8 @@ def open_source(source, *, split="train", resize=None, channels=None, data_dir=N
             it is returned as is, or resized/converted if asked).
         split: split to read for TFDS, IDX folders, split folders and `.npz`.
         resize: `(H, W)`, an int (square) or `"HxW"`; images are resized once,
-            bilinear with antialiasing (PIL for folders, `tf.image.resize`
-            otherwise), and rounded back to `uint8`.
+            by the one rule of every source (bicubic, antialiased when
+            shrinking, rounded to `uint8`: see `kerasgan.data.image_io`).
         channels: 1 (grayscale, ITU-R 601-2 luma as PIL "L") or 3 (RGB;
             grayscale is repeated). `None` keeps the source's channels.
         data_dir: TFDS data directory (only for `tfds:` sources).
@@ -690,8 +560,8 @@ def open_source(source, *, split="train", resize=None, channels=None, data_dir=N
     >>> len(src), src.image_shape, src.num_classes
     (10000, (32, 32, 3), 10)
     """
-    resize = _parse_resize(resize)
-    channels = _parse_channels(channels)
+    resize = parse_size(resize)
+    channels = check_channels(channels)
     if isinstance(source, ImageSource):
         if resize is None and channels is None:
             return source

@@ -1,5 +1,5 @@
-"""`SuperResolutionSource`: (low-res, high-res) pairs for super-resolution
-(SRGAN), the low-res images made in the pipeline from high-res ones.
+"""`SuperResolutionSource`: (low-res, high-res) pairs for super-resolution,
+the low-res images made in the pipeline from high-res ones.
 
 The degradation is **bicubic ×scale down-sampling**, exactly::
 
@@ -11,7 +11,9 @@ kernel (a = -0.5) widened by ``scale`` (antialiasing), as MATLAB's
 ``imresize`` does; the low-res images stay float (no rounding to uint8). The
 bicubic baseline up-samples back with ``tf.image.resize(lr, (H, W),
 method="bicubic")`` (antialiasing has no effect when up-sampling), clipped to
-[-1, 1]: :func:`bicubic_upscale`.
+[-1, 1]: :func:`bicubic_upscale`. This is the resampling rule of every source
+(:mod:`kerasgan.data.image_io`: bicubic, antialiased when shrinking), on
+floats.
 
 High-res images come from any :func:`kerasgan.data.open_source` source (an
 image folder such as the extracted CIFAR-10 ``train/<class>/*.jpg``, a
@@ -28,18 +30,16 @@ Example:
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import images as images_lib
+from kerasgan.images import nearest_upscale  # noqa: F401  (re-exported)
+from kerasgan import utils
 from kerasgan.data.errors import DataError
-from kerasgan.data.image_source import ImageSource, _check_int
+from kerasgan.data.image_source import ImageSource
+from kerasgan.data.source import ImageDataSource, check_uint8_images
 
 
 def _check_scale(scale):
-    try:
-        scale = int(scale)
-    except (TypeError, ValueError):
-        raise DataError(f"scale must be an integer >= 2, got {scale!r}") from None
-    if scale < 2:
-        raise DataError(f"scale must be an integer >= 2, got {scale!r}")
-    return scale
+    return utils.check_int(scale, "scale", 2, error=DataError)
 
 
 def downscale(images, scale):
@@ -62,23 +62,12 @@ def downscale(images, scale):
 
 
 def bicubic_upscale(images, scale):
-    """The bicubic baseline: float NHWC images in [-1, 1] up-sampled ×``scale``
-    with ``tf.image.resize(method="bicubic")``, clipped to [-1, 1]; a numpy
-    float32 array."""
-    scale = _check_scale(scale)
-    images = tf.convert_to_tensor(np.asarray(images, dtype="float32"))
-    size = tf.shape(images)[-3:-1] * scale
-    big = tf.image.resize(images, size, method="bicubic")
-    return tf.clip_by_value(big, -1.0, 1.0).numpy()
+    """:func:`kerasgan.images.bicubic_upscale`, with a :class:`DataError` for
+    a bad ``scale``."""
+    return images_lib.bicubic_upscale(images, _check_scale(scale))
 
 
-def nearest_upscale(images, scale):
-    """Images repeated ``scale`` times along height and width (for display)."""
-    images = np.asarray(images, dtype="float32")
-    return np.repeat(np.repeat(images, int(scale), axis=-3), int(scale), axis=-2)
-
-
-class SuperResolutionSource:
+class SuperResolutionSource(ImageDataSource):
     """High-res images in memory; batches are ``(lr, hr)`` pairs with ``lr``
     made by :func:`downscale`.
 
@@ -98,9 +87,8 @@ class SuperResolutionSource:
         DataError: not uint8 NHWC, or a size that is not a multiple of ``scale``.
     """
 
-    labels = None
-    num_classes = None
     direction = None
+    example = "image"
 
     def __init__(self, images, scale=4, *, name="super-resolution"):
         if isinstance(images, ImageSource):
@@ -109,10 +97,7 @@ class SuperResolutionSource:
         elif hasattr(images, "targets"):  # a PairedImageSource: its target images
             name = images.name if name == "super-resolution" else name
             images = images.targets
-        images = np.asarray(images)
-        if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3, 4):
-            raise DataError("high-res images must be uint8 (N, H, W, C) arrays with C in 1, 3, "
-                            f"4, got {images.dtype} {images.shape}")
+        images = check_uint8_images(images, "high-res images")
         self.scale = _check_scale(scale)
         height, width = images.shape[1:3]
         if height % self.scale or width % self.scale:
@@ -149,11 +134,6 @@ class SuperResolutionSource:
     def targets(self):
         return self.hr
 
-    def num_batches(self, batch_size, drop_remainder=True):
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        n = len(self)
-        return n // batch_size if drop_remainder else -(-n // batch_size)
-
     def arrays(self, start=0, stop=None):
         """``(lr, hr)`` float32 in [-1, 1] for images ``start:stop``, no flips."""
         hr = self.hr[slice(start, stop)].astype("float32") / 127.5 - 1.0
@@ -171,11 +151,10 @@ class SuperResolutionSource:
             DataError: ``labels=True`` or ``jitter=True`` (not supported), a
                 bad batch size.
         """
-        if labels:
-            raise DataError(f"super-resolution source {self.name!r} has no class labels")
+        self._no_labels(labels)
         if jitter:
-            raise DataError("jitter (resize-and-crop) is for pix2pix/cyclegan; super-resolution "
-                            "pairs take flips only")
+            raise DataError("jitter (resize-and-crop) is for paired and unpaired image sources; "
+                            "super-resolution pairs take flips only")
         base = ImageSource(self.hr, name=self.name)
         ds = base.dataset(batch_size, shuffle=shuffle, seed=seed, flip=flip,
                           drop_remainder=drop_remainder, repeat=repeat,
@@ -216,7 +195,7 @@ def open_super_resolution(source, *, scale=4, split="train", resize=None, channe
     src = open_source(source, split=split, resize=resize, channels=channels)
     images = src.images
     if limit is not None:
-        images = images[: _check_int(limit, "limit", 1)]
+        images = images[: utils.check_int(limit, "limit", 1, error=DataError)]
     return SuperResolutionSource(images, scale, name=src.name)
 
 

@@ -1,14 +1,16 @@
-"""`UnpairedImageSource`: two image domains for unpaired translation (CycleGAN),
-and `open_unpaired()`, which reads them from two image folders, a CycleGAN
-``trainA``/``trainB`` folder, or the two halves of an A|B pair folder (the
-pix2pix facades format) used as two unpaired domains.
+"""`UnpairedImageSource`: two image domains for unpaired image-to-image
+translation, and `open_unpaired()`, which reads them from two image folders, a
+``trainA``/``trainB`` folder (the layout of the unpaired reference data sets),
+or the two halves of an A|B pair folder (the facades format) used as two
+unpaired domains.
 
 Each domain is shuffled with its own seed (derived from the one seed, the
 epoch and the domain), jittered and flipped on its own, and the two are zipped:
 batch ``i`` is ``(a_batch, b_batch)`` with no relation between the two. An
 epoch is ``max(len(A), len(B))`` examples; the shorter domain cycles through
-its own shuffled order (as the reference CycleGAN code's ``max(A_size,
-B_size)``).
+its own shuffled order (as the unpaired reference code's ``max(A_size,
+B_size)``). Images are read and resized by :mod:`kerasgan.data.image_io` (the
+one rule of every source: bicubic, antialiased when shrinking).
 
 Example:
 
@@ -23,15 +25,18 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from kerasgan import utils
+from kerasgan.data import image_io
 from kerasgan.data.errors import DataError
-from kerasgan.data.image_source import _check_int, _check_seed, index_pipeline
+from kerasgan.data.source import (ImageDataSource, check_uint8_images, flip_draws,
+                                  index_pipeline, shuffled_indices)
 from kerasgan.data.paired_source import jitter_batch, jitter_load_size, jitter_parts, open_paired
 
 #: stateless-seed offsets of the two domains' streams (order, flips, crops).
 _DOMAIN_STREAMS = {"A": 10, "B": 20}
 
 
-class UnpairedImageSource:
+class UnpairedImageSource(ImageDataSource):
     """Two unaligned image domains in memory.
 
     Args:
@@ -49,22 +54,15 @@ class UnpairedImageSource:
             size or in channel count (the message names both).
     """
 
-    labels = None
-    num_classes = None
-
     def __init__(self, a, b, *, name="unpaired", aligned=False, names=("A", "B")):
-        a, b = np.asarray(a), np.asarray(b)
-        for what, arr in zip(names, (a, b)):
-            if arr.dtype != np.uint8 or arr.ndim != 4 or arr.shape[-1] not in (1, 3, 4):
-                raise DataError(
-                    f"domain {what} must be a uint8 (N, H, W, C) array with C in 1, 3, 4, got "
-                    f"{arr.dtype} {arr.shape}")
+        a = check_uint8_images(a, f"domain {names[0]}")
+        b = check_uint8_images(b, f"domain {names[1]}")
         if a.shape[-1] != b.shape[-1]:
             raise DataError(
                 f"the two domains have different channel counts: {names[0]} has "
                 f"{a.shape[-1]} ({a.shape[1]}x{a.shape[2]}x{a.shape[-1]}), {names[1]} has "
-                f"{b.shape[-1]}: CycleGAN translates both ways, so both domains need the "
-                "same channels; read them with channels=1 or channels=3 (--channels)")
+                f"{b.shape[-1]}: unpaired translation goes both ways, so both domains need "
+                "the same channels; read them with channels=1 or channels=3 (--channels)")
         if a.shape[1:3] != b.shape[1:3]:
             raise DataError(
                 f"the two domains have different image sizes: {names[0]} "
@@ -79,6 +77,9 @@ class UnpairedImageSource:
         """Examples per epoch: ``max(len(A), len(B))``."""
         return max(int(self.a.shape[0]), int(self.b.shape[0]))
 
+    def _size_text(self, n):
+        return f"{n} images per epoch"
+
     def __repr__(self):
         return (f"<UnpairedImageSource {self.name}: {len(self.a)} A + {len(self.b)} B images "
                 f"{self.image_shape}>")
@@ -89,18 +90,9 @@ class UnpairedImageSource:
         return tuple(int(d) for d in self.a.shape[1:])
 
     @property
-    def target_shape(self):
-        return self.image_shape
-
-    @property
     def images(self):
         """Domain B's images (what ``G_AB`` should make), uint8."""
         return self.b
-
-    def num_batches(self, batch_size, drop_remainder=True):
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        n = len(self)
-        return n // batch_size if drop_remainder else -(-n // batch_size)
 
     def arrays(self, start=0, stop=None):
         """``(a, b)`` float32 in [-1, 1] for images ``start:stop`` of each
@@ -135,19 +127,11 @@ class UnpairedImageSource:
         for what, arr in zip(self.domain_names, (self.a, self.b)):
             if len(arr) == 0:
                 raise DataError(f"domain {what} of {self.name!r} has no images")
-        if labels:
-            raise DataError(f"unpaired source {self.name!r} has no class labels")
+        self._no_labels(labels)
         n = len(self)
-        batch_size = _check_int(batch_size, "batch_size", 1)
-        if drop_remainder and batch_size > n:
-            raise DataError(f"batch size {batch_size} is larger than the dataset ({n} images "
-                            f"per epoch): use a batch size ≤ {n}")
-        start_epoch = _check_int(start_epoch, "start_epoch", 0)
-        start_step = _check_int(start_step, "start_step", 0)
-        steps = self.num_batches(batch_size, drop_remainder)
-        if start_step and start_step >= steps:
-            raise DataError(f"start_step {start_step} is not inside an epoch of {steps} batches")
-        seed = _check_seed(seed)
+        batch_size, seed, start_epoch, start_step, steps = self._epoch_arguments(
+            batch_size, seed=seed, drop_remainder=drop_remainder, start_epoch=start_epoch,
+            start_step=start_step)
         shuffle, jitter, flip = bool(shuffle), bool(jitter), bool(flip)
         tensors = dict(zip("AB", self._tensors()))
         counts = {"A": int(self.a.shape[0]), "B": int(self.b.shape[0])}
@@ -157,14 +141,11 @@ class UnpairedImageSource:
         def domain_parts(pair, domain):
             stream = tf.random.experimental.stateless_fold_in(pair, _DOMAIN_STREAMS[domain])
             count = counts[domain]
-            idx = tf.range(count, dtype=tf.int64)
-            if shuffle:
-                idx = tf.random.experimental.stateless_shuffle(idx, seed=stream)
+            idx = shuffled_indices(stream, count, shuffle)
             # the shorter domain cycles through its own order
             parts = {"idx": tf.gather(idx, tf.range(n, dtype=tf.int64) % count)}
             if flip:
-                s = tf.random.experimental.stateless_fold_in(stream, 1)
-                parts["flip"] = tf.random.stateless_uniform([n], seed=s) < 0.5
+                parts["flip"] = flip_draws(stream, n)
             if jitter:
                 parts.update(jitter_parts(stream, n, (height, width), load))
             return {f"{domain}_{key}": value for key, value in parts.items()}
@@ -188,56 +169,18 @@ class UnpairedImageSource:
             repeat=repeat, start_epoch=start_epoch, start_step=start_step)
 
 
-def _image_files(folder):
-    from kerasgan.data.sources import IMAGE_EXTENSIONS
-
-    def natural(name):
-        stem = os.path.splitext(name)[0]
-        return (0, int(stem), name) if stem.isdigit() else (1, 0, name)
-
-    files = [f for f in os.listdir(folder)
-             if not f.startswith(".") and f.lower().endswith(IMAGE_EXTENSIONS)]
-    return [os.path.join(folder, f) for f in sorted(files, key=natural)]
-
-
-def _read_image(path, size, channels):
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            if size is not None and img.size != (size[1], size[0]):
-                img = img.resize((size[1], size[0]), Image.Resampling.BICUBIC)
-            array = np.asarray(img, dtype=np.uint8)
-    except Exception as e:
-        raise DataError(f"could not read image {path}: {type(e).__name__}: {e}; "
-                        "delete or replace this file") from e
-    return array[..., None] if array.ndim == 2 else array
-
-
-def _file_channels(path):
-    """1 for a grayscale file (PIL modes L, LA, 1, I, F), else 3."""
-    from PIL import Image
-
-    try:
-        with Image.open(path) as img:
-            return 1 if img.mode in ("1", "L", "LA", "I", "I;16", "F") else 3
-    except Exception as e:
-        raise DataError(f"could not read image {path}: {type(e).__name__}: {e}") from e
-
-
 def _read_domain(folder, what, size, channels, limit):
     if not os.path.isdir(folder):
         raise DataError(f"domain {what} folder {folder!r} not found: pass a folder of images")
-    files = _image_files(folder)
+    files = image_io.image_files(folder)
     if not files:
         raise DataError(f"domain {what} folder {folder} holds no images")
     if limit is not None:
-        files = files[: _check_int(limit, "limit", 1)]
+        files = files[: utils.check_int(limit, "limit", 1, error=DataError)]
     if channels is None:  # as the files are: gray or RGB
-        channels = _file_channels(files[0])
+        channels = image_io.file_channels(files[0])
     with concurrent.futures.ThreadPoolExecutor(4) as pool:
-        images = list(pool.map(lambda f: _read_image(f, size, channels), files))
+        images = list(pool.map(lambda f: image_io.read_image(f, channels, size)[0], files))
     first = images[0].shape
     for f, im in zip(files, images):
         if im.shape != first:
@@ -255,8 +198,8 @@ def open_unpaired(root_a, root_b=None, *, split="train", resize=None, channels=N
     - ``open_unpaired(folder_a, folder_b)``: two image folders (each read
       from its ``split`` subfolder when it has one);
     - ``open_unpaired(root)`` with ``root/<split>A`` and ``root/<split>B``
-      (the CycleGAN datasets' ``trainA``/``trainB`` layout);
-    - ``open_unpaired(root)`` of A|B pair images (the pix2pix facades format):
+      (the ``trainA``/``trainB`` layout of the unpaired reference data sets);
+    - ``open_unpaired(root)`` of A|B pair images (the facades format):
       domain A is the left halves (facades: the photos), domain B the right
       halves (the label maps). :meth:`UnpairedImageSource.dataset` shuffles
       them independently, so the pairing is never used in training.
@@ -275,12 +218,8 @@ def open_unpaired(root_a, root_b=None, *, split="train", resize=None, channels=N
             different sizes without ``resize``, domains with different channel
             counts (the message names both).
     """
-    from kerasgan.data.sources import _parse_resize
-
-    size = _parse_resize(resize)
-    if channels is not None and int(channels) not in (1, 3):
-        raise DataError(f"channels must be 1 or 3, got {channels}")
-    channels = None if channels is None else int(channels)
+    size = image_io.parse_size(resize)
+    channels = image_io.check_channels(channels)
     path_a = os.path.abspath(os.path.expanduser(os.fspath(root_a)))
     if root_b is not None:
         path_b = os.path.abspath(os.path.expanduser(os.fspath(root_b)))

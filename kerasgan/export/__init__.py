@@ -2,9 +2,9 @@
 
 ::
 
-    kerasgan.export.export_onnx(gan, "dcgan.onnx")
-    kerasgan.export.export_saved_model(gan, "dcgan_savedmodel/")
-    kerasgan.export.read_metadata("dcgan.onnx")
+    kerasgan.export.export_onnx(gan, "generator.onnx")
+    kerasgan.export.export_saved_model(gan, "generator_savedmodel/")
+    kerasgan.export.read_metadata("generator.onnx")
 
 What an exported generator looks like, whatever the family:
 

@@ -13,11 +13,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-import kerasgan
 from kerasgan import precision
-from kerasgan.gan import predict
+from kerasgan.core.adversarial import AdversarialModel
+from kerasgan.core.predict import predict
 from kerasgan.images import atomic_write
 from kerasgan.sampling import draw_inputs, infer_input_specs
+from kerasgan.version import __version__
 
 #: ONNX opset of exported models (ONNX Runtime >= 1.14 runs it).
 DEFAULT_OPSET = 17
@@ -82,7 +83,7 @@ def weights_sha256(model):
 def _resolve(model, family=None, num_classes=None, dataset=None, direction=None):
     """The generator to export, its input specs and its metadata.
 
-    ``direction`` picks one generator of a two-way family (CycleGAN:
+    ``direction`` picks one generator of a two-way family (a spec with
     ``"AtoB"``, the default, or ``"BtoA"``); it is recorded in the metadata.
 
     A generator trained in mixed precision is exported as its float32 copy
@@ -90,12 +91,13 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
     weights), so the exported graph's inputs, outputs and internal compute
     are float32, and the parity check compares against that copy.
     """
-    directions = getattr(model, "directions", None)
+    ours = isinstance(model, AdversarialModel)
+    directions = model.spec.directions if ours and hasattr(model, "spec") else ()
     if direction is not None and not directions:
         raise ExportError(
-            f"direction={direction!r} applies to two-way families (cyclegan); this "
+            f"direction={direction!r} applies to two-way families; this "
             f"{getattr(model, 'family', type(model).__name__)} model has one generator")
-    if isinstance(model, kerasgan.GAN) and directions:
+    if ours and directions:
         try:
             direction = model.directions[0] if direction is None else \
                 model.check_direction(direction)
@@ -106,7 +108,7 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
         family = family or model.family
         num_classes = None
         ema = model.ema_generator is not None
-    elif isinstance(model, kerasgan.GAN):
+    elif ours:
         generator = model.sampling_generator
         specs = model.generator_inputs()
         family = family or model.family
@@ -143,9 +145,9 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
     output_shape = [None if d is None else int(d) for d in outputs[0].shape[1:]]
     image_shape = output_shape
     if None in output_shape:
-        # a fully convolutional generator (Pix2Pix): the size it was trained at
+        # a fully convolutional generator (image-to-image): the size it was trained at
         images = [s for s in specs if s["sampler"] == "image"]
-        if isinstance(model, kerasgan.GAN) and getattr(model, "image_shape", None):
+        if ours and getattr(model, "image_shape", None):
             image_shape = [int(d) for d in model.image_shape]
         elif images:
             image_shape = list(images[0]["default_shape"][:2]) + [output_shape[-1]]
@@ -169,14 +171,13 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
         # the policy the generator computed in (the export is float32 anyway)
         "trained_precision": trained_precision,
         "weights_sha256": weights_sha256(generator),
-        "kerasgan_version": kerasgan.__version__,
+        "kerasgan_version": __version__,
         "tensorflow_version": tf.__version__,
         "keras_version": keras.__version__,
     }
-    if direction is not None:  # the generator of a two-way family (cyclegan)
+    if direction is not None:  # the generator of a two-way family
         metadata["direction"] = direction
-    if isinstance(model, kerasgan.GAN) and hasattr(model, "export_metadata"):
-        # family-specific facts (srgan: scale and content network)
+    if ours:  # family-specific facts (a super-resolution scale and content network, say)
         metadata.update(model.export_metadata())
     return _Target(generator, specs, metadata)
 
@@ -197,7 +198,7 @@ def _parity(target, runners, batch_sizes, atol, seed):
         seed = int(np.random.SeedSequence().generate_state(1)[0])
     worst = {name: 0.0 for name in runners}
     cases = [(batch, None) for batch in batch_sizes]
-    # a "fixed" input (StyleGAN2's truncation_psi) is checked away from its
+    # a "fixed" input (a truncation_psi) is checked away from its
     # default too, so the part of the graph it controls is compared
     fixed = {s["name"]: 0.5 * s["value"] if s["value"] else 0.5
              for s in target.specs if s["sampler"] == "fixed"}
@@ -311,7 +312,7 @@ def _convert_onnx(target, opset):
         entry.key = key
         entry.value = json.dumps(value) if key in JSON_KEYS else str(value)
     proto.producer_name = "kerasgan (tf2onnx)"
-    proto.producer_version = kerasgan.__version__
+    proto.producer_version = __version__
     proto.doc_string = (
         f"kerasgan {target.metadata['family']} generator: inputs "
         + ", ".join(f"{s['name']} {s['dtype']}{[None] + s['shape']}" for s in target.specs)
@@ -439,7 +440,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
         family: family name for a bare generator (a GAN knows its own).
         num_classes: number of classes of a bare conditional generator.
         parity_seed: seed of the parity inputs (None: fresh).
-        direction: for a two-way family (CycleGAN), the generator to export:
+        direction: for a two-way family (``spec.directions``), the generator to export:
             ``"AtoB"`` (``gan.generator``, the default) or ``"BtoA"``
             (``gan.generator_ba``); each exports on its own.
 
@@ -507,7 +508,8 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     if unknown or not formats:
         raise ExportError(f"unknown export format {unknown or formats}: use onnx, saved_model")
     if name is None:
-        name = model.family if isinstance(model, kerasgan.GAN) else kwargs.get("family") or "generator"
+        name = model.family if isinstance(model, AdversarialModel) else \
+            kwargs.get("family") or "generator"
         if kwargs.get("direction") not in (None, "AtoB"):
             name = f"{name}_{kwargs['direction']}"
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):

@@ -16,7 +16,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
     ``(num_classes, channels)`` give each example the ``gamma``/``beta`` row of
     its class. ``gamma`` starts at ones and ``beta`` at zeros, so before
     training the layer is a plain batch normalisation. The generator blocks of
-    SNGAN (Miyato & Koyama 2018) and BigGAN use this layer.
+    Miyato & Koyama (2018) and BigGAN use this layer.
 
     Called as ``layer([x, labels], training=...)`` with integer ``labels`` of
     shape ``(batch,)`` or ``(batch, 1)``.

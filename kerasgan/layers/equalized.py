@@ -118,11 +118,11 @@ class EqualizedDense(_EqualizedMixin, keras.layers.Layer):
         lr_multiplier: learning-rate multiplier of this layer (1; StyleGAN's
             mapping network uses 0.01).
         use_bias: add a bias.
-        bias_init: the effective initial bias (0; StyleGAN2's style affine
+        bias_init: the effective initial bias (0; the style-based generator's style affine
             layers use 1).
         activation: a Keras activation (name or callable), applied after the bias.
         gain: the weight gain, ``sqrt(2)`` (He, for ReLU-family activations;
-            ProGAN's output layers use 1, its first generator layer
+            progressive growing's output layers use 1, its first generator layer
             ``sqrt(2) / 4``).
         **kwargs: base layer arguments (``name``, ``dtype``).
 
@@ -291,7 +291,7 @@ class MinibatchStdDev(keras.layers.Layer):
     deviation within a group of examples.
 
     Following the official implementation (progressive_growing_of_gans
-    ``minibatch_stddev_layer``, StyleGAN2's ``num_new_features``): the batch is
+    ``minibatch_stddev_layer``, the style-based code's ``num_new_features``): the batch is
     split into groups of ``G`` examples, the channels into ``num_features``
     slices; within each group, the standard deviation over the ``G`` examples
     of every feature at every pixel (``sqrt(var + 1e-8)``) is averaged over

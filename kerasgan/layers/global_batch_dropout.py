@@ -5,18 +5,21 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from kerasgan.distribute import batch_layout
+
 
 @keras.saving.register_keras_serializable(package="kerasgan")
 class GlobalBatchDropout(keras.layers.Layer):
     """Dropout (inverted, like ``keras.layers.Dropout``) for a generator whose
-    dropout is its noise (Pix2Pix's U-Net).
+    dropout is its noise (a paired translator's U-Net, Isola et al. 2017).
 
     ``keras.layers.Dropout`` draws each replica's mask for that replica's
     slice of the batch, so under ``MirroredStrategy`` N replicas drop other
     units than one device on the same global batch. This layer draws the mask
     for the **global** batch from its own ``SeedGenerator`` (identical on every
-    replica) and keeps this replica's slice, as :class:`kerasgan.GAN` does for
-    latents: a mirrored run makes the same update as one device. In inference
+    replica) and keeps this replica's slice (:mod:`kerasgan.distribute`), as
+    :class:`kerasgan.GAN` does for latents: a mirrored run makes the same
+    update as one device. In inference
     (``training=False``) it is the identity, so an exported generator is
     deterministic.
 
@@ -41,10 +44,8 @@ class GlobalBatchDropout(keras.layers.Layer):
     def call(self, inputs, training=False):
         if not training or self.rate == 0.0:
             return inputs
-        from kerasgan.gan import GAN
-
         local = tf.shape(inputs)[0]
-        offset, global_batch = GAN._batch_layout(local)
+        offset, global_batch = batch_layout(local)
         dynamic = tf.shape(inputs)
         shape = [global_batch] + [d if d is not None else dynamic[i]
                                   for i, d in enumerate(inputs.shape[1:], 1)]

@@ -1,14 +1,16 @@
-"""`ImagePool`: CycleGAN's history of generated images, as model state that
+"""`ImagePool`: the history of generated images, as model state that
 works in a compiled train step and under ``tf.distribute``."""
 
 import keras
 import tensorflow as tf
 
+from kerasgan.distribute import all_gather, batch_layout
+
 
 @keras.saving.register_keras_serializable(package="kerasgan")
 class ImagePool(keras.layers.Layer):
     """A buffer of ``pool_size`` earlier generated images (Shrivastava et al.
-    2017; CycleGAN's ``ImagePool``): the discriminator is updated on a mix of
+    2017; Zhu et al. 2017's ``ImagePool``): the discriminator is updated on a mix of
     current and past fakes, which damps oscillation.
 
     ``pool(fakes, seed_generator=..., training=True)`` returns the images the
@@ -36,13 +38,13 @@ class ImagePool(keras.layers.Layer):
     (``training=False``), and with ``pool_size=0``, it is the identity.
 
     Args:
-        pool_size: images kept (50 in CycleGAN; 0 disables the pool).
+        pool_size: images kept (50 in Zhu et al. 2017; 0 disables the pool).
         image_shape: ``(H, W, C)`` of the images.
         **kwargs: ``keras.layers.Layer`` arguments (the layer is float32).
 
     References:
         Shrivastava et al., "Learning from Simulated and Unsupervised Images
-        through Adversarial Training", CVPR 2017; Zhu et al., CycleGAN, ICCV
+        through Adversarial Training", CVPR 2017; Zhu et al., unpaired translation, ICCV
         2017, section 4 ("Training details").
 
     Example:
@@ -72,16 +74,10 @@ class ImagePool(keras.layers.Layer):
             return inputs
         if seed_generator is None:
             raise ValueError("ImagePool needs the model's seed_generator in training")
-        from kerasgan.gan import GAN
-
         inputs = tf.cast(inputs, tf.float32)
         local = tf.shape(inputs)[0]
-        offset, global_batch = GAN._batch_layout(local)
-        ctx = tf.distribute.get_replica_context()
-        if ctx is not None and ctx.num_replicas_in_sync > 1:
-            everything = ctx.all_gather(inputs, axis=0)
-        else:
-            everything = inputs
+        offset, global_batch = batch_layout(local)
+        everything = all_gather(inputs, axis=0)  # the global batch of fakes
         coins = keras.random.uniform((global_batch,), seed=seed_generator)
         slots = keras.random.randint((global_batch,), 0, self.pool_size, dtype="int32",
                                      seed=seed_generator)

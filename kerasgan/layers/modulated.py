@@ -1,4 +1,4 @@
-"""StyleGAN2's synthesis layers: modulated (and demodulated) convolution,
+"""The synthesis layers of a style-based generator (Karras et al. 2020): modulated (and demodulated) convolution,
 noise injection, the learned constant input and the gained leaky ReLU
 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN").
 
@@ -49,7 +49,7 @@ __all__ = ["ModulatedConv2D", "NoiseInjection", "BilinearUpsample2x", "ConstantI
 
 @keras.saving.register_keras_serializable(package="kerasgan")
 def leaky_relu_gain(x):
-    """StyleGAN2's activation: ``leaky_relu(x, 0.2) * sqrt(2)`` (the official
+    """The style-based generator's activation: ``leaky_relu(x, 0.2) * sqrt(2)`` (the official
     ``bias_act`` ``lrelu`` with its default gain), which keeps unit-variance
     inputs near unit variance.
 
@@ -78,7 +78,7 @@ class ModulatedConv2D(keras.layers.Layer):
     unit expected standard deviation (eq. 3 of the paper). Computed as
     ``conv(x * s, w) * d`` (see the module docstring). A bias follows.
 
-    With ``demodulate=False`` and ``kernel_size=1`` this is StyleGAN2's toRGB
+    With ``demodulate=False`` and ``kernel_size=1`` this is the style-based generator's toRGB
     layer.
 
     Args:
@@ -185,7 +185,7 @@ class NoiseInjection(keras.layers.Layer):
 
     Args:
         per_channel: one strength per channel (StyleGAN, 2019) instead of one
-            scalar per layer (False: StyleGAN2's official code).
+            scalar per layer (False: the official code).
         **kwargs: base layer arguments.
 
     References:
@@ -233,7 +233,7 @@ class BilinearUpsample2x(keras.layers.Layer):
 
     Each output pixel is ``0.75 * nearest + 0.25 * next nearest`` input pixel
     along each axis: the separable ``[1, 3, 3, 1] / 4`` filter the official
-    StyleGAN2 code upsamples with (which zero-pads at the border where this
+    official code upsamples with (which zero-pads at the border where this
     clamps), and what ``tf.image.resize(..., "bilinear")`` computes. Written
     with slices, products and reshapes only: its gradient (and the gradient of
     that, which path-length regularisation takes) compiles under XLA in

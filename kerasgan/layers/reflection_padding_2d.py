@@ -1,4 +1,4 @@
-"""`ReflectionPadding2D`: mirror padding of NHWC images (CycleGAN's ResNet generator)."""
+"""`ReflectionPadding2D`: mirror padding of NHWC images (ResNet translation generators, Zhu et al. 2017)."""
 
 import keras
 

@@ -1,4 +1,4 @@
-"""`SubPixelUpsampling`: depth-to-space rearrangement (SRGAN's sub-pixel convolution)."""
+"""`SubPixelUpsampling`: depth-to-space rearrangement (the sub-pixel convolution of Shi et al. 2016)."""
 
 import keras
 

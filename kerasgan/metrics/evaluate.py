@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from kerasgan.cache import cache_dir
+from kerasgan.utils import check_int
 from kerasgan.images import atomic_write
 from kerasgan.metrics import stats
 from kerasgan.metrics.features import PREPROCESS_VERSION, check_images, get_network
@@ -90,11 +91,10 @@ def make_sampler(model):
     """
     import keras
 
-    import kerasgan
-    from kerasgan.gan import predict
+    from kerasgan.core import AdversarialModel, predict
     from kerasgan.sampling import draw_inputs, infer_input_specs
 
-    if isinstance(model, kerasgan.GAN):
+    if isinstance(model, AdversarialModel):
         generator, specs = model.sampling_generator, model.generator_inputs()
         num_classes = model.num_classes
     elif isinstance(model, keras.Model):
@@ -336,10 +336,7 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
 
 
 def _check_int(value, name, minimum):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise MetricInputError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+    return check_int(value, name, minimum, error=MetricInputError)
 
 
 def _too_few(metric, name, dims, got):

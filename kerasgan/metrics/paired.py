@@ -1,12 +1,12 @@
 """Paired-image quality: PSNR and SSIM of translated images against their targets.
 
-For image-to-image families (Pix2Pix): every test pair's output is compared
+For paired image-to-image families: every test pair's output is compared
 with its target, both quantised to uint8 first (what a saved image holds), with
 ``tf.image.psnr`` and ``tf.image.ssim`` (``max_val=255``, SSIM's 11x11
 Gaussian window, sigma 1.5, on RGB); the scores are means over the pairs.
 
 Trivial baselines put the numbers in context: ``bicubic`` for
-super-resolution (SRGAN: the low-res input up-sampled bicubically), ``input`` (the output is the
+super-resolution (the low-res input up-sampled bicubically), ``input`` (the output is the
 input image itself, e.g. the label map for facades label → photo) and
 ``mean`` (every output is the pixel-wise mean target image of the training
 split).

@@ -1,7 +1,7 @@
 """The metric mathematics on features: streaming statistics, FID, KID, IS, precision/recall.
 
 Everything here is numpy, float64 where it accumulates, and independent of the
-network that produced the features. Definitions follow the papers and StyleGAN2-ADA's
+network that produced the features. Definitions follow the papers and the ADA reference code's (Karras et al. 2020)
 ``metrics/`` code:
 
 - **FID** (Heusel et al. 2017): ``|mu1 - mu2|^2 + tr(S1 + S2 - 2 (S1 S2)^(1/2))``.
@@ -135,7 +135,7 @@ def fid_from_features(real, fake):
 def kernel_inception_distance(real, fake, num_subsets=100, max_subset_size=1000, seed=0):
     """KID: unbiased MMD^2, polynomial kernel ``(x.y / d + 1)^3``, mean over subsets.
 
-    As StyleGAN2-ADA's ``compute_kid``: each subset draws ``m = min(n_real,
+    As the ADA reference code's (Karras et al. 2020) ``compute_kid``: each subset draws ``m = min(n_real,
     n_fake, max_subset_size)`` samples without replacement from each set.
 
     Returns:

@@ -1,8 +1,12 @@
 """GAN families, registered by name.
 
-A family is a :class:`kerasgan.GAN` subclass decorated with :func:`register`. The
-moment it is registered it is reachable from the CLI (``kerasgan train NAME``) and
-covered by the tests that parametrise over :func:`names`.
+A family is a model class (a subclass of one of the kinds' bases, e.g.
+:class:`kerasgan.GAN`) with a ``spec`` (:class:`kerasgan.spec.FamilySpec`: its
+kind, the batch it trains on, its options), decorated with :func:`register`.
+The moment it is registered it is reachable from the CLI (``kerasgan train
+NAME``, whose options come from the spec), run folders, export, metrics and the
+zoo, and covered by the tests that parametrise over :func:`names`. Nothing
+outside this package names a family.
 
 Example:
     >>> kerasgan.models.names()
@@ -14,16 +18,34 @@ _REGISTRY = {}
 
 
 def register(name):
-    """Class decorator: registers a GAN family under ``name``."""
+    """Class decorator: registers a GAN family under ``name``.
+
+    The class must declare ``spec``, a :class:`kerasgan.spec.FamilySpec`;
+    its options' defaults and types are filled in from the constructor here.
+
+    Raises:
+        ValueError: the name is taken by another class, or the class has no spec.
+    """
+    from kerasgan.spec import FamilySpec
 
     def wrap(cls):
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"GAN family {name!r} is already registered")
+        spec = cls.__dict__.get("spec")
+        if not isinstance(spec, FamilySpec):
+            raise ValueError(f"GAN family {name!r}: {cls.__name__} must declare "
+                             "spec = kerasgan.spec.FamilySpec(...) in its class body")
+        cls.spec = spec.resolved(cls)
         cls.family = name
         _REGISTRY[name] = cls
         return cls
 
     return wrap
+
+
+def unregister(name):
+    """Removes ``name`` from the registry (a family registered for a test)."""
+    _REGISTRY.pop(name, None)
 
 
 def names():
@@ -64,5 +86,5 @@ from kerasgan.models.cyclegan import CycleGAN  # noqa: E402
 from kerasgan.models.srgan import SRGAN  # noqa: E402
 
 __all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN", "Pix2Pix", "CycleGAN", "SRGAN",
-           "register", "names", "get",
+           "register", "unregister", "names", "get",
            "get_class"]

@@ -5,6 +5,7 @@ from keras import layers, ops
 
 from kerasgan import precision
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE, LABELS_REQUIRED
 from kerasgan.models.conditional import ConditionalGAN, label_input
 from kerasgan.models.dcgan import (
     _init, discriminator_trunk, generator_trunk, validate_image_shape,
@@ -82,6 +83,16 @@ class ACGAN(ConditionalGAN):
         >>> gan.fit(kerasgan.data.load("mnist-10k", batch_size=64, labels=True), epochs=5)
         >>> sevens = gan.generate(16, labels=7, seed=0)
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="labelled_images", labels=LABELS_REQUIRED,
+        summary="Auxiliary-classifier GAN (Odena et al. 2017)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("width", help="network width (channels)", minimum=1),
+                 Option("class_weight", help="weight of the auxiliary classification loss",
+                        minimum=0.0)),
+        recommended={"epochs": 10, "batch_size": 64},
+        references=("https://arxiv.org/abs/1610.09585",))
 
     tiny_config = {"image_shape": (8, 8, 1), "num_classes": 3, "latent_dim": 8, "width": 4}
 

@@ -7,13 +7,14 @@ import tensorflow as tf
 from keras import layers
 
 from kerasgan import precision
+from kerasgan.core import tf_step
 from kerasgan.layers import ImagePool, ReflectionPadding2D
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, IMAGE_TO_IMAGE
 from kerasgan.models.image_conditioned import ImageConditionedGAN, _as_channels, validate_shape
 from kerasgan.models.pix2pix import build_patch_discriminator
 from kerasgan.sampling import infer_input_specs
-
-DIRECTIONS = ("AtoB", "BtoA")
+from kerasgan.utils import DIRECTIONS, check_direction  # noqa: F401  (the one direction check)
 
 
 def _init():
@@ -32,19 +33,6 @@ def default_blocks(image_shape):
     """Residual blocks of the generator for an image size: 9 at 256 and above,
     6 below (the paper's ``resnet_9blocks`` / ``resnet_6blocks``)."""
     return 9 if min(image_shape[:2]) >= 256 else 6
-
-
-def check_direction(direction):
-    """``"AtoB"`` or ``"BtoA"`` (case-insensitive, ``a2b`` too).
-
-    Raises:
-        ValueError: anything else.
-    """
-    key = str(direction).lower().replace("2", "to").replace("-", "").replace("_", "")
-    for d in DIRECTIONS:
-        if key == d.lower():
-            return d
-    raise ValueError(f"direction must be 'AtoB' (G_AB) or 'BtoA' (G_BA), got {direction!r}")
 
 
 def _residual_block(x, channels, name):
@@ -225,9 +213,9 @@ class CycleGAN(ImageConditionedGAN):
         identity_weight: weight of the identity terms (default ``0.5 *
             cycle_weight``; 0 disables them).
         pool_size: images in each history pool (50; 0 disables the pools).
-        **kwargs: :class:`kerasgan.GAN` arguments (``ema_decay`` keeps an EMA
-            of both generators, ``seed``, ``name``, ``dtype``); ``d_steps``
-            must be 1.
+        **kwargs: :class:`kerasgan.core.ImageConditionedGAN` arguments
+            (``ema_decay`` keeps an EMA of both generators, ``seed``, ``name``,
+            ``dtype``).
 
     References:
         Zhu, Park, Isola and Efros, "Unpaired Image-to-Image Translation using
@@ -241,6 +229,21 @@ class CycleGAN(ImageConditionedGAN):
         >>> maps = gan.translate(photos)                      # A -> B
         >>> photos_again = gan.translate(maps, direction="BtoA")
     """
+
+    spec = FamilySpec(
+        kind=IMAGE_TO_IMAGE, batch="unpaired", directions=("AtoB", "BtoA"),
+        summary="CycleGAN: unpaired translation, two generators (Zhu et al. 2017)",
+        options=(Option("width", help="generator width (channels)", minimum=1),
+                 Option("d_width", help="discriminator width (channels)", minimum=1),
+                 Option("d_layers", help="PatchGAN stride-2 layers (3: 70x70 patches)",
+                        minimum=1),
+                 Option("n_blocks", int, help="residual blocks of the generators; default 9 "
+                        "at 256 pixels, 6 below", minimum=1),
+                 Option("pool_size", help="generated images in each history pool (0: none)",
+                        minimum=0, metavar="N"),
+                 Option("cycle_weight", help="cycle-consistency weight (lambda)", minimum=0.0)),
+        recommended={"epochs": 20, "batch_size": 1, "jitter": True, "flip": True},
+        references=("https://arxiv.org/abs/1703.10593",))
 
     # one down-sampling: a 4x4 bottleneck (at 2x2 the instance norms see 4
     # values, and round-off differences between XLA and eager grow too fast
@@ -269,11 +272,6 @@ class CycleGAN(ImageConditionedGAN):
                 f"a ResNet generator with {self.n_downsampling} down-samplings takes heights and "
                 f"widths that are multiples of {self.size_multiple} and at least "
                 f"{self.min_size}, got {height}x{width_px}: resize the data")
-        if int(kwargs.get("d_steps", 1)) != 1:
-            raise ValueError("cyclegan makes one discriminator update per generator update: "
-                             f"d_steps must be 1, got {kwargs['d_steps']}")
-        if float(kwargs.get("r1_gamma", 0.0) or 0.0) != 0.0:
-            raise ValueError("cyclegan has no R1 penalty: r1_gamma must be 0")
         self.cycle_weight = float(cycle_weight)
         self.identity_weight = (0.5 * self.cycle_weight if identity_weight is None
                                 else float(identity_weight))
@@ -282,7 +280,6 @@ class CycleGAN(ImageConditionedGAN):
                              f"{cycle_weight}, {identity_weight}")
         self.pool_size = int(pool_size)
         self.width, self.d_width, self.d_layers = int(width), int(d_width), int(d_layers)
-        kwargs.pop("latent_dim", None)
         with precision.dtype_scope(kwargs.get("dtype")):
             g_ab = build_resnet_generator(channels, channels, self.width, self.n_blocks,
                                           self.n_downsampling, name="generator_ab")
@@ -293,15 +290,9 @@ class CycleGAN(ImageConditionedGAN):
             d_a = build_patch_discriminator(self.image_shape, self.d_width, self.d_layers,
                                             "instance", name="discriminator_a")
         super().__init__(g_ab, d_b, **kwargs)
-        self._finish_init()
         self.generator_ba = g_ba
         self.discriminator_a = d_a
-        self.ema_generator_ba = None
-        if self.ema_decay is not None:
-            self.ema_generator_ba = keras.models.clone_model(g_ba)
-            self.ema_generator_ba.name = "ema_generator_ba"
-            self.ema_generator_ba.set_weights(g_ba.get_weights())
-            self.ema_generator_ba.trainable = False
+        self.ema_generator_ba = self._ema_copy(g_ba, "ema_generator_ba")
         # history pools: fakes of domain A (for D_A) and of domain B (for D_B)
         self.pool_a = ImagePool(self.pool_size, self.image_shape, name="pool_a")
         self.pool_b = ImagePool(self.pool_size, self.image_shape, name="pool_b")
@@ -313,8 +304,6 @@ class CycleGAN(ImageConditionedGAN):
                       d_width=self.d_width, d_layers=self.d_layers,
                       cycle_weight=self.cycle_weight, identity_weight=self.identity_weight,
                       pool_size=self.pool_size)
-        config.pop("d_steps", None)
-        config.pop("r1_gamma", None)
         return config
 
     # ----------------------------------------------------------- networks
@@ -353,9 +342,8 @@ class CycleGAN(ImageConditionedGAN):
     def penalty_names(self):
         return ["g_gan", "cycle", "identity", "d_a", "d_b"]
 
-    def _update_ema(self):
-        super()._update_ema()
-        self._ema_step(self.ema_generator_ba, self.generator_ba)
+    def ema_pairs(self):
+        return [*super().ema_pairs(), (self.ema_generator_ba, self.generator_ba)]
 
     # ------------------------------------------------------------ directions
     check_direction = staticmethod(check_direction)
@@ -407,14 +395,12 @@ class CycleGAN(ImageConditionedGAN):
     # ------------------------------------------------------------------ step
     def train_step(self, data):
         a, b = self._unpack_pair(data)
-        _, global_batch = self._batch_layout(tf.shape(a)[0])
-        scale = tf.cast(global_batch, tf.float32)
+        _, global_batch = tf_step.batch_layout(tf_step.batch_size(a))
         f32 = self._float32
         g_ab, g_ba = self.generator, self.generator_ba
         d_b, d_a = self.discriminator, self.discriminator_a
 
-        g_vars = self.generator_trainable_variables()
-        with tf.GradientTape() as tape:
+        def g_loss(_):  # both generators, one optimizer
             fake_b = f32(g_ab(a, training=True))
             reconstructed_a = f32(g_ba(fake_b, training=True))
             fake_a = f32(g_ba(b, training=True))
@@ -427,24 +413,24 @@ class CycleGAN(ImageConditionedGAN):
                 f32(d_b(fake_b, training=True)), f32(d_a(fake_a, training=True)),
                 a, reconstructed_a, b, reconstructed_b, identity_a, identity_b,
                 self.cycle_weight, self.identity_weight, self.g_loss_fn)
-            g_loss = self.g_optimizer.scale_loss(tf.reduce_sum(g_per_example) / scale)
-        grads = tape.gradient(g_loss, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        self._update_ema()
+            return g_per_example, (g_per_example, g_gan, cycle, identity, fake_a, fake_b)
+
+        g_per_example, g_gan, cycle, identity, fake_a, fake_b = self.minimize(
+            "g", g_loss, global_batch, ema=True)
 
         # the discriminators see the fakes of this step through the pools
         seen_b = self.pool_b(tf.stop_gradient(fake_b), seed_generator=self.seed_generator,
                              training=True)
         seen_a = self.pool_a(tf.stop_gradient(fake_a), seed_generator=self.seed_generator,
                              training=True)
-        d_vars = self.discriminator_trainable_variables()
-        with tf.GradientTape() as tape:
+
+        def d_loss(_):  # both discriminators, one optimizer
             loss_b = self.d_loss_fn(f32(d_b(b, training=True)), f32(d_b(seen_b, training=True)))
             loss_a = self.d_loss_fn(f32(d_a(a, training=True)), f32(d_a(seen_a, training=True)))
             d_per_example = loss_a + loss_b
-            d_loss = self.d_optimizer.scale_loss(tf.reduce_sum(d_per_example) / scale)
-        grads = tape.gradient(d_loss, d_vars)
-        self.d_optimizer.apply_gradients(zip(grads, d_vars))
+            return d_per_example, (d_per_example, loss_a, loss_b)
+
+        d_per_example, loss_a, loss_b = self.minimize("d", d_loss, global_batch)
 
         self.g_loss_tracker.update_state(g_per_example)
         self.d_loss_tracker.update_state(d_per_example)

@@ -6,6 +6,8 @@ from keras import layers
 from kerasgan.gan import GAN
 from kerasgan import precision
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
+from kerasgan.utils import check_image_shape
 
 
 def _init():
@@ -23,19 +25,8 @@ def _batch_norm(name):
 
 
 def validate_image_shape(image_shape):
-    """Checks an ``(H, W, C)`` shape and returns it as a tuple of ints."""
-    try:
-        shape = tuple(int(d) for d in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
-    height, width, channels = shape
-    if channels not in (1, 3, 4):
-        raise ValueError(f"image_shape needs 1, 3 or 4 channels, got {channels}")
-    if height < 4 or width < 4:
-        raise ValueError(f"images must be at least 4x4 pixels, got {height}x{width}")
-    return shape
+    """Checks an ``(H, W, C)`` shape (1, 3 or 4 channels, at least 4x4) and returns it as a tuple of ints."""
+    return check_image_shape(image_shape, "image_shape", min_size=4)
 
 
 def upsampling_plan(image_shape):
@@ -183,6 +174,13 @@ class DCGAN(GAN):
         >>> gan.compile()
         >>> gan.fit(kerasgan.data.load("mnist-10k", batch_size=128), epochs=5)
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images", summary="Deep convolutional GAN (Radford et al. 2016)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("width", help="network width (channels)", minimum=1)),
+        recommended={"epochs": 5, "batch_size": 128},
+        references=("https://arxiv.org/abs/1511.06434",))
 
     #: a small configuration for fast tests.
     tiny_config = {"image_shape": (8, 8, 1), "latent_dim": 8, "width": 4}

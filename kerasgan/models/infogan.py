@@ -6,6 +6,7 @@ from keras import layers, ops
 from kerasgan.gan import GAN
 from kerasgan import precision
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
 from kerasgan.models.dcgan import (
     _init, discriminator_trunk, generator_trunk, validate_image_shape,
 )
@@ -99,6 +100,16 @@ class InfoGAN(GAN):
         >>> row = gan.generate(10, seed=0, codes={"c_cat": 3, "c_cont": [[v, 0] for v in
         ...                                       np.linspace(-1, 1, 10)]})
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images",
+        summary="InfoGAN: categorical and continuous latent codes (Chen et al. 2016)",
+        options=(Option("latent_dim", help="size of the noise part of z", minimum=1),
+                 Option("width", help="network width (channels)", minimum=1),
+                 Option("info_weight", help="weight of the mutual-information term",
+                        minimum=0.0)),
+        recommended={"epochs": 5, "batch_size": 64},
+        references=("https://arxiv.org/abs/1606.03657",))
 
     tiny_config = {"image_shape": (8, 8, 1), "latent_dim": 8, "num_categories": 3,
                    "num_continuous": 2, "width": 4}

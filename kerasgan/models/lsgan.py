@@ -3,6 +3,7 @@
 import keras
 
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
 from kerasgan.models.dcgan import DCGAN
 
 
@@ -27,5 +28,13 @@ class LSGAN(DCGAN):
         Mao, Li, Xie, Lau, Wang and Smolley, "Least Squares Generative Adversarial
         Networks", ICCV 2017 (arXiv:1611.04076).
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images",
+        summary="Least-squares GAN on the DCGAN networks (Mao et al. 2017)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("width", help="network width (channels)", minimum=1)),
+        recommended={"epochs": 5, "batch_size": 128},
+        references=("https://arxiv.org/abs/1611.04076",))
 
     default_loss = "least_squares"

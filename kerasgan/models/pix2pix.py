@@ -8,8 +8,10 @@ from keras import layers
 
 from kerasgan import losses as losses_lib
 from kerasgan import precision
+from kerasgan.core import tf_step
 from kerasgan.layers import GlobalBatchDropout
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, IMAGE_TO_IMAGE
 from kerasgan.models.image_conditioned import ImageConditionedGAN, validate_shape
 
 NORMALIZATIONS = ("batch", "instance")
@@ -259,8 +261,8 @@ class Pix2Pix(ImageConditionedGAN):
         l1_weight: weight of the L1 term (100).
         normalization: ``"batch"`` (the paper's) or ``"instance"``.
         dropout: decoder dropout rate (0.5).
-        **kwargs: :class:`kerasgan.GAN` arguments (``ema_decay``, ``seed``,
-            ``name``, ``dtype``); ``d_steps`` must be 1.
+        **kwargs: :class:`kerasgan.core.ImageConditionedGAN` arguments
+            (``ema_decay``, ``seed``, ``name``, ``dtype``).
 
     References:
         Isola, Zhu, Zhou and Efros, "Image-to-Image Translation with
@@ -273,6 +275,18 @@ class Pix2Pix(ImageConditionedGAN):
         >>> gan.fit(src.dataset(4, jitter=True, flip=True, seed=0), epochs=5)
         >>> photos = gan.translate(label_maps)        # float32 NHWC in [-1, 1]
     """
+
+    spec = FamilySpec(
+        kind=IMAGE_TO_IMAGE, batch="pairs",
+        summary="Pix2Pix: paired translation, U-Net + PatchGAN (Isola et al. 2017)",
+        options=(Option("width", help="generator width (channels)", minimum=1),
+                 Option("d_width", help="discriminator width (channels)", minimum=1),
+                 Option("d_layers", help="PatchGAN stride-2 layers (3: 70x70 patches)",
+                        minimum=1),
+                 Option("l1_weight", help="weight of the L1 term", minimum=0.0)),
+        recommended={"epochs": 20, "batch_size": 4, "direction": "BtoA", "jitter": True,
+                     "flip": True},
+        references=("https://arxiv.org/abs/1611.07004",))
 
     tiny_config = {"image_shape": (8, 8, 1), "width": 4, "d_width": 4, "d_layers": 1}
     default_loss = "non_saturating"
@@ -293,9 +307,6 @@ class Pix2Pix(ImageConditionedGAN):
                 f"{self.size_multiple}, got {height}x{width_px}: resize the data (e.g. "
                 f"{max(self.size_multiple, height // self.size_multiple * self.size_multiple)}) "
                 "or pass a smaller depth")
-        if int(kwargs.get("d_steps", 1)) != 1:
-            raise ValueError("pix2pix makes one discriminator update per generator update: "
-                             f"d_steps must be 1, got {kwargs['d_steps']}")
         if not float(l1_weight) >= 0:
             raise ValueError(f"l1_weight must be >= 0, got {l1_weight}")
         if normalization not in NORMALIZATIONS:
@@ -305,14 +316,12 @@ class Pix2Pix(ImageConditionedGAN):
         self.l1_weight = float(l1_weight)
         self.normalization = normalization
         self.dropout = float(dropout)
-        kwargs.pop("latent_dim", None)
         with precision.dtype_scope(kwargs.get("dtype")):
             generator = build_unet_generator(self.input_channels, channels, self.depth,
                                              self.width, normalization, self.dropout)
             discriminator = build_patchgan_discriminator(
                 self.input_shape_, channels, self.d_width, self.d_layers, normalization)
         super().__init__(generator, discriminator, **kwargs)
-        self._finish_init()
 
     def get_config(self):
         config = super().get_config()
@@ -320,7 +329,6 @@ class Pix2Pix(ImageConditionedGAN):
                       width=self.width, depth=self.depth, d_width=self.d_width,
                       d_layers=self.d_layers, l1_weight=self.l1_weight,
                       normalization=self.normalization, dropout=self.dropout)
-        config.pop("d_steps", None)
         return config
 
     def default_optimizers(self):
@@ -332,33 +340,28 @@ class Pix2Pix(ImageConditionedGAN):
 
     def train_step(self, data):
         inputs, targets = self._unpack_pair(data)
-        local_batch = tf.shape(inputs)[0]
-        _, global_batch = self._batch_layout(local_batch)
-        scale = tf.cast(global_batch, tf.float32)
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
+        _, global_batch = tf_step.batch_layout(tf_step.batch_size(inputs))
+        f32 = self._float32
 
-        with tf.GradientTape() as g_tape:
-            fake = self._float32(self.generator(inputs, training=True))
-            with g_tape.stop_recording():
-                with tf.GradientTape() as d_tape:
-                    real_logits = self._float32(
-                        self.discriminator([inputs, targets], training=True))
-                    fake_logits = self._float32(
-                        self.discriminator([inputs, tf.stop_gradient(fake)], training=True))
-                    d_per_example = discriminator_loss(real_logits, fake_logits,
-                                                       self.d_loss_fn)
-                    d_loss = self.d_optimizer.scale_loss(tf.reduce_sum(d_per_example) / scale)
-                grads = d_tape.gradient(d_loss, d_vars)
-                self.d_optimizer.apply_gradients(zip(grads, d_vars))
+        def d_loss(_, fake):
+            real_logits = f32(self.discriminator([inputs, targets], training=True))
+            fake_logits = f32(self.discriminator([inputs, tf.stop_gradient(fake)],
+                                                 training=True))
+            per_example = discriminator_loss(real_logits, fake_logits, self.d_loss_fn)
+            return per_example, per_example
+
+        def g_loss(recording):
+            fake = f32(self.generator(inputs, training=True))
+            with recording.paused():  # D's update on G(x), outside G's tape
+                d_per_example = self.minimize("d", lambda r: d_loss(r, fake), global_batch)
             # the generator's adversarial term goes through the updated discriminator
-            fake_logits_g = self._float32(self.discriminator([inputs, fake], training=True))
-            g_per_example, g_gan, l1 = generator_loss(fake_logits_g, targets, fake,
-                                                      self.l1_weight, self.g_loss_fn)
-            g_loss = self.g_optimizer.scale_loss(tf.reduce_sum(g_per_example) / scale)
-        grads = g_tape.gradient(g_loss, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        self._update_ema()
+            fake_logits_g = f32(self.discriminator([inputs, fake], training=True))
+            per_example, g_gan, l1 = generator_loss(fake_logits_g, targets, fake,
+                                                    self.l1_weight, self.g_loss_fn)
+            return per_example, (per_example, d_per_example, g_gan, l1)
+
+        g_per_example, d_per_example, g_gan, l1 = self.minimize("g", g_loss, global_batch,
+                                                                ema=True)
 
         self.d_loss_tracker.update_state(d_per_example)
         self.g_loss_tracker.update_state(g_per_example)

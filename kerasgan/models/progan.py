@@ -33,9 +33,11 @@ import tensorflow as tf
 from keras import layers, ops
 
 from kerasgan import precision
+from kerasgan.core import tf_step
 from kerasgan.gan import GAN
 from kerasgan.layers import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
 from kerasgan.models.dcgan import validate_image_shape
 from kerasgan.models.wgan_gp import GradientPenaltyMixin
 
@@ -427,6 +429,21 @@ class ProGAN(GradientPenaltyMixin, GAN):
         >>> gan.lod  # 0.0 once the schedule reached 32x32
     """
 
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images",
+        summary="Progressive growing GAN, grown from fit (Karras et al. 2018)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("width", help="largest number of channels", minimum=1),
+                 Option("channel_base", help="channels at resolution r: "
+                        "min(channel_base // r, width)", minimum=1),
+                 Option("stable_images", help="training images per stabilisation phase",
+                        minimum=1, metavar="N"),
+                 Option("fade_images", help="training images per fade-in phase", minimum=1,
+                        metavar="N"),
+                 Option("gp_weight", help="gradient-penalty weight", minimum=0.0)),
+        recommended={"epochs": 19, "batch_size": 64, "resize": "32"},
+        references=("https://arxiv.org/abs/1710.10196",))
+
     default_loss = "wasserstein"
     #: 8x8 images, lod moves 1 -> 0.75 -> 0.25 -> 0 in steps of 16 images
     tiny_config = {"image_shape": (8, 8, 1), "latent_dim": 8, "width": 8, "channel_base": 32,
@@ -510,7 +527,7 @@ class ProGAN(GradientPenaltyMixin, GAN):
         logged, and the real images are processed to it.
         """
         images, labels = super()._unpack(data)
-        _, global_batch = self._batch_layout(tf.shape(images)[0])
+        _, global_batch = tf_step.batch_layout(tf_step.batch_size(images))
         seen = tf.cast(self.g_optimizer.iterations, tf.int64) * tf.cast(global_batch, tf.int64)
         lod = progressive_lod(seen, self.max_lod, self.stable_images, self.fade_images)
         self.set_lod(lod)

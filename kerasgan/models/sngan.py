@@ -7,6 +7,7 @@ from kerasgan.gan import GAN
 from kerasgan.layers import ConditionalBatchNormalization, SNConv2D, SNDense, SNEmbedding
 from kerasgan import precision
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE, LABELS_OPTIONAL
 from kerasgan.models.conditional import label_input, validate_num_classes
 from kerasgan.models.dcgan import upsampling_plan, validate_image_shape
 
@@ -159,6 +160,16 @@ class SNGAN(GAN):
         >>> gan.compile()
         >>> gan.fit(kerasgan.data.load("cifar10", batch_size=64, labels=True), epochs=1)
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images", labels=LABELS_OPTIONAL,
+        summary="Spectral-norm GAN, projection discriminator when the data has labels "
+                "(Miyato et al. 2018)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("g_width", help="generator width (channels)", minimum=1),
+                 Option("d_width", help="discriminator width (channels)", minimum=1)),
+        recommended={"epochs": 4, "batch_size": 64, "g_width": 64, "d_width": 64},
+        references=("https://arxiv.org/abs/1802.05957", "https://arxiv.org/abs/1802.05637"))
 
     default_loss = "hinge"
     tiny_config = {"image_shape": (8, 8, 1), "num_classes": 3, "latent_dim": 8, "g_width": 8,

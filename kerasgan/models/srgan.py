@@ -12,8 +12,10 @@ from keras import layers
 
 from kerasgan import losses as losses_lib
 from kerasgan import precision
+from kerasgan.core import tf_step
 from kerasgan.layers import SubPixelUpsampling
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, IMAGE_TO_IMAGE
 from kerasgan.models.image_conditioned import ImageConditionedGAN, _as_channels, validate_shape
 
 #: content networks: ``"pixel"`` (MSE in pixel space: SRResNet-MSE / SRGAN-MSE)
@@ -314,8 +316,8 @@ class SRGAN(ImageConditionedGAN):
         content_layer: the VGG19 layer of the features (``block5_conv4``).
         content_scale: factor on the VGG features (1/12.75).
         adversarial_weight: weight of the adversarial term (1e-3).
-        **kwargs: :class:`kerasgan.GAN` arguments (``ema_decay``, ``seed``,
-            ``name``, ``dtype``); ``d_steps`` must be 1.
+        **kwargs: :class:`kerasgan.core.ImageConditionedGAN` arguments
+            (``ema_decay``, ``seed``, ``name``, ``dtype``).
 
     References:
         Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a
@@ -328,6 +330,35 @@ class SRGAN(ImageConditionedGAN):
         >>> gan.fit(src.dataset(16, flip=True, seed=0), epochs=5)
         >>> hr = gan.translate(lr)             # (N, 4h, 4w, 3) in [-1, 1]
     """
+
+    spec = FamilySpec(
+        kind=IMAGE_TO_IMAGE, batch="super_resolution",
+        summary="SRGAN: x4 super-resolution, SRResNet + VGG-style discriminator "
+                "(Ledig et al. 2017)",
+        options=(Option("width", help="generator width (channels)", minimum=1),
+                 Option("d_width", help="discriminator width (channels)", minimum=1),
+                 Option("n_blocks", help="residual blocks of the SRResNet", minimum=1),
+                 Option("content", help="content loss: pixel (MSE; works offline) or vgg19 "
+                        "(VGG54 features; needs local ImageNet weights)",
+                        choices=("pixel", "vgg19")),
+                 Option("vgg_weights", str, help="--content vgg19: the VGG19 no-top weights "
+                        "file (default: Keras' cache; never downloaded)", metavar="PATH"),
+                 Option("adversarial_weight", help="weight of the adversarial term",
+                        minimum=0.0)),
+        recommended={"epochs": 16, "batch_size": 32, "flip": True},
+        references=("https://arxiv.org/abs/1609.04802",))
+
+    @classmethod
+    def check_options(cls, options):
+        """The command line's options, checked before any data is read: the
+        VGG19 weights file is located now (never downloaded)."""
+        options = dict(options)
+        content = options.setdefault("content", "pixel")  # recorded in run.json as before
+        if options.get("vgg_weights") and content != "vgg19":
+            raise ValueError("--vgg-weights applies to --content vgg19")
+        if content == "vgg19":
+            options["vgg_weights"] = find_vgg19_weights(options.get("vgg_weights"))
+        return options
 
     tiny_config = {"image_shape": (8, 8, 1), "scale": 4, "width": 4, "n_blocks": 1,
                    "d_width": 2, "d_dense": 8}
@@ -354,11 +385,6 @@ class SRGAN(ImageConditionedGAN):
             raise ValueError(f"content must be one of {CONTENT_NETWORKS}, got {content!r}")
         if content == "vgg19" and channels == 4:
             raise ValueError("content='vgg19' takes 1- or 3-channel images")
-        if int(kwargs.get("d_steps", 1)) != 1:
-            raise ValueError("srgan makes one discriminator update per generator update: "
-                             f"d_steps must be 1, got {kwargs['d_steps']}")
-        if float(kwargs.get("r1_gamma", 0.0) or 0.0) != 0.0:
-            raise ValueError("srgan has no R1 penalty: r1_gamma must be 0")
         if not float(adversarial_weight) >= 0 or not float(content_scale) > 0:
             raise ValueError(f"adversarial_weight must be >= 0 and content_scale > 0, got "
                              f"{adversarial_weight}, {content_scale}")
@@ -369,14 +395,12 @@ class SRGAN(ImageConditionedGAN):
         self.content_layer = str(content_layer)
         self.content_scale = float(content_scale)
         self.adversarial_weight = float(adversarial_weight)
-        kwargs.pop("latent_dim", None)
         with precision.dtype_scope(kwargs.get("dtype")):
             generator = build_srresnet_generator(channels, channels, self.scale, self.width,
                                                  self.n_blocks)
             discriminator = build_srgan_discriminator(self.image_shape, self.d_width,
                                                       self.d_dense)
         super().__init__(generator, discriminator, **kwargs)
-        self._finish_init()
         self._content = _Untracked()
         self._loading = False
 
@@ -387,8 +411,6 @@ class SRGAN(ImageConditionedGAN):
                       content=self.content, vgg_weights=self.vgg_weights,
                       content_layer=self.content_layer, content_scale=self.content_scale,
                       adversarial_weight=self.adversarial_weight)
-        config.pop("d_steps", None)
-        config.pop("r1_gamma", None)
         return config
 
     # ------------------------------------------------------- content network
@@ -479,7 +501,7 @@ class SRGAN(ImageConditionedGAN):
     def triplets(self, inputs, targets=None, batch_size=16):
         """Rows of input (nearest-upscaled) / bicubic / output / target (when
         given): ``(k * N, H, W, C)`` images and the row length ``k`` (4 or 3)."""
-        from kerasgan.data.super_resolution import bicubic_upscale, nearest_upscale
+        from kerasgan.images import bicubic_upscale, nearest_upscale
 
         outputs = self.translate(inputs, batch_size)
         x = np.asarray(inputs, dtype="float32")
@@ -495,30 +517,28 @@ class SRGAN(ImageConditionedGAN):
     # ------------------------------------------------------------------ step
     def train_step(self, data):
         lr, hr = self._unpack_pair(data)
-        _, global_batch = self._batch_layout(tf.shape(lr)[0])
-        scale = tf.cast(global_batch, tf.float32)
+        _, global_batch = tf_step.batch_layout(tf_step.batch_size(lr))
         f32 = self._float32
-        d_vars = self.discriminator.trainable_variables
-        g_vars = self.generator.trainable_variables
 
-        with tf.GradientTape() as g_tape:
+        def d_loss(_, fake):
+            real_logits = f32(self.discriminator(hr, training=True))
+            fake_logits = f32(self.discriminator(tf.stop_gradient(fake), training=True))
+            per_example = self.d_loss_fn(real_logits, fake_logits)
+            return per_example, per_example
+
+        def g_loss(recording):
             fake = f32(self.generator(lr, training=True))
-            with g_tape.stop_recording():
-                with tf.GradientTape() as d_tape:
-                    real_logits = f32(self.discriminator(hr, training=True))
-                    fake_logits = f32(self.discriminator(tf.stop_gradient(fake), training=True))
-                    d_per_example = self.d_loss_fn(real_logits, fake_logits)
-                    d_loss = self.d_optimizer.scale_loss(tf.reduce_sum(d_per_example) / scale)
-                grads = d_tape.gradient(d_loss, d_vars)
-                self.d_optimizer.apply_gradients(zip(grads, d_vars))
+            with recording.paused():  # D's update on G(lr), outside G's tape
+                d_per_example = self.minimize("d", lambda r: d_loss(r, fake), global_batch)
             content = self.content_loss(fake, hr)
+            # the adversarial term goes through the updated discriminator
             fake_logits_g = f32(self.discriminator(fake, training=True))
-            g_per_example, g_gan = generator_loss(content, fake_logits_g,
-                                                  self.adversarial_weight, self.g_loss_fn)
-            g_loss = self.g_optimizer.scale_loss(tf.reduce_sum(g_per_example) / scale)
-        grads = g_tape.gradient(g_loss, g_vars)
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        self._update_ema()
+            per_example, g_gan = generator_loss(content, fake_logits_g,
+                                                self.adversarial_weight, self.g_loss_fn)
+            return per_example, (per_example, d_per_example, content, g_gan)
+
+        g_per_example, d_per_example, content, g_gan = self.minimize("g", g_loss, global_batch,
+                                                                     ema=True)
 
         self.d_loss_tracker.update_state(d_per_example)
         self.g_loss_tracker.update_state(g_per_example)

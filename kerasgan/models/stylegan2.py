@@ -10,11 +10,14 @@ import tensorflow as tf
 from keras import layers, ops
 
 from kerasgan import penalties, precision
+from kerasgan.core import tf_step
 from kerasgan.gan import GAN
 from kerasgan.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.layers.modulated import (BilinearUpsample2x, ConstantInput, ModulatedConv2D,
                                        NoiseInjection, leaky_relu_gain)
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
+from kerasgan.utils import check_image_shape
 
 #: the name of the truncation input of the exported generator
 TRUNCATION_INPUT = "truncation_psi"
@@ -27,16 +30,8 @@ def validate_image_shape(image_shape):
     Raises:
         ValueError: another shape, naming the fix (resize the data).
     """
-    try:
-        shape = tuple(int(d) for d in image_shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}") \
-            from None
-    if len(shape) != 3:
-        raise ValueError(f"image_shape must be (height, width, channels), got {image_shape!r}")
+    shape = check_image_shape(image_shape, "image_shape", channels=(1, 3))
     h, w, c = shape
-    if c not in (1, 3):
-        raise ValueError(f"StyleGAN2 makes images with 1 or 3 channels, got {c}")
     if h != w or h < 4 or h & (h - 1):
         size = 2 ** max(2, round(math.log2(max(h, w, 1))))
         raise ValueError(
@@ -400,6 +395,25 @@ class StyleGAN2(GAN):
         >>> images = gan.generate(16, seed=0, truncation_psi=0.7)
     """
 
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images",
+        summary="StyleGAN2: mapping network, modulated convolutions, lazy R1, path length "
+                "(Karras et al. 2020)",
+        options=(Option("latent_dim", help="size of z and w", minimum=1),
+                 Option("g_width", help="largest generator width", minimum=1),
+                 Option("d_width", help="largest discriminator width", minimum=1),
+                 Option("channel_base", int, help="channels at resolution r: "
+                        "min(channel_base // r, width); default by resolution", minimum=1),
+                 Option("r1_gamma", float, help="R1 penalty weight; default by resolution",
+                        minimum=0.0, metavar="GAMMA"),
+                 Option("pl_weight", help="path-length regularisation weight (0 disables it)",
+                        minimum=0.0, metavar="W"),
+                 Option("style_mixing", help="probability of style mixing", minimum=0.0)),
+        sample_options=(Option("truncation_psi", float, None, "truncation: 1 none, 0 the "
+                               "average image, e.g. 0.7", metavar="PSI"),),
+        recommended={"epochs": 14, "batch_size": 32, "resize": "32"},
+        references=("https://arxiv.org/abs/1912.04958",))
+
     default_loss = "non_saturating"
     tiny_config = {"image_shape": (8, 8, 1), "latent_dim": 8, "mapping_layers": 2, "g_width": 8,
                    "d_width": 8, "r1_interval": 2, "pl_interval": 2}
@@ -504,14 +518,6 @@ class StyleGAN2(GAN):
         return super().generate(n, seed=seed, batch_size=batch_size, labels=labels, codes=codes)
 
     # -------------------------------------------------------------- the step
-    @staticmethod
-    def _global_sum(value):
-        """Sum of ``value`` over the replicas (itself on one device)."""
-        ctx = tf.distribute.get_replica_context()
-        if ctx is None or ctx.num_replicas_in_sync == 1:
-            return value
-        return ctx.all_reduce("sum", value)
-
     def _draw(self, offset, local_batch, global_batch):
         """The random inputs of one generator pass, drawn for the global batch
         from the seed generator and sliced to this replica: ``z``, the mixing
@@ -525,7 +531,7 @@ class StyleGAN2(GAN):
                                                    dtype="int32", seed=seed)
         draws["noise"] = [keras.random.normal((global_batch, *shape), seed=seed)
                           for shape in self.noise_shapes()]
-        return self._local_slice(draws, offset, local_batch)
+        return tf_step.local_slice(draws, offset, local_batch)
 
     def _latents(self, draws, training=True):
         """``(w, ws)``: the mapping of ``z``, and the per-layer latents after
@@ -545,64 +551,33 @@ class StyleGAN2(GAN):
     def _due(self, optimizer, interval):
         """True on the steps ``optimizer`` makes a regularisation step: its
         step count (the same on every replica) divisible by ``interval``."""
-        return tf.equal(tf.math.floormod(tf.cast(optimizer.iterations, tf.int64),
-                                         tf.cast(interval, tf.int64)), 0)
+        return tf_step.every(optimizer.iterations, interval)
 
     def _pl_loss_scale(self):
         if isinstance(self.g_optimizer, keras.optimizers.LossScaleOptimizer):
             return self.g_optimizer.dynamic_scale
         return None
 
-    def _lazy_gradients(self, due, regulariser, variables, optimizer, logged_shape):
-        """The gradients of a lazy regulariser, computed only on due steps.
-
-        ``regulariser()`` returns ``(loss, logged)``: the loss (already
-        weighted, summed over this replica's examples and divided by the
-        global count) and per-example values to log. Inside ``tf.cond`` the
-        regulariser's forward and double-backward passes run only when
-        ``due``; the branch returns its (loss-scaled) gradients, zeros
-        otherwise, which the caller adds to the main loss's gradients. The
-        conditional is never differentiated through, so XLA and mixed
-        precision compile it as any other op.
-
-        Returns:
-            ``(gradients, logged)``, zeros when not due.
-        """
-        def run():
-            with tf.GradientTape() as tape:
-                loss, logged = regulariser()
-                loss = optimizer.scale_loss(loss)
-            grads = tape.gradient(loss, variables)
-            grads = [tf.zeros(v.shape, v.dtype) if g is None else tf.cast(g, v.dtype)
-                     for g, v in zip(grads, variables)]
-            return [tf.cast(logged, tf.float32), *grads]
-
-        def skip():
-            return [tf.zeros(logged_shape, tf.float32),
-                    *[tf.zeros(v.shape, v.dtype) for v in variables]]
-
-        out = tf.cond(due, run, skip)
-        return out[1:], out[0]
-
     def train_step(self, data):
         real, _ = self._unpack(data)
-        real = tf.cast(tf.convert_to_tensor(real), tf.float32)
-        local_batch = tf.shape(real)[0]
-        offset, global_batch = self._batch_layout(local_batch)
+        real = self._float32(real)
+        local_batch = tf_step.batch_size(real)
+        offset, global_batch = tf_step.batch_layout(local_batch)
         scale = tf.cast(global_batch, tf.float32)
-        r1_logs = None
+        logs = {}  # regulariser name -> (per-example values, due as 0/1)
 
         for _ in range(self.d_steps):
             draws = self._draw(offset, local_batch, global_batch)
             _, ws = self._latents(draws)
             fake = self._synthesize(ws, draws["noise"])
-            with tf.GradientTape() as tape:
+
+            def d_loss(_, fake=fake):
                 real_logits = self._discriminate32(real, None)
                 fake_logits = self._discriminate32(fake, None)
-                d_per_example = self.d_loss_fn(real_logits, fake_logits)
-                d_loss = self.d_optimizer.scale_loss(tf.reduce_sum(d_per_example) / scale)
-            d_vars = self.discriminator.trainable_variables
-            grads = tape.gradient(d_loss, d_vars)
+                per_example = self.d_loss_fn(real_logits, fake_logits)
+                return per_example, per_example
+
+            r1_gradients = None
             if self.r1_gamma > 0:
                 # lazy R1 (gamma / 2 * ||grad D(x)||^2 on reals), weighted by the interval
                 weight = 0.5 * self.r1_gamma * self.r1_interval
@@ -612,64 +587,75 @@ class StyleGAN2(GAN):
                                               loss_scale=self.penalty_loss_scale())
                     return weight * tf.reduce_sum(r1) / scale, r1
 
-                due = self._due(self.d_optimizer, self.r1_interval)
-                r1_grads, r1 = self._lazy_gradients(due, r1_term, d_vars, self.d_optimizer,
-                                                     (local_batch,))
-                grads = [g + r for g, r in zip(grads, r1_grads)]
-                r1_logs = (r1, tf.cast(due, tf.float32))
-            self.d_optimizer.apply_gradients(zip(grads, d_vars))
+                def r1_gradients(_):
+                    due = self._due(self.d_optimizer, self.r1_interval)
+                    grads, r1 = tf_step.conditional_gradients(
+                        due, r1_term, self.discriminator_trainable_variables(),
+                        self.d_optimizer, (local_batch,))
+                    logs["r1"] = (r1, tf.cast(due, tf.float32))
+                    return grads
+
+            d_per_example = self.minimize("d", d_loss, global_batch,
+                                          extra_gradients=r1_gradients)
 
         draws = self._draw(offset, local_batch, global_batch)
-        with tf.GradientTape() as tape:
+
+        def g_loss(_):
             w, ws = self._latents(draws)
             fake = self._synthesize(ws, draws["noise"])
             fake_logits = self._discriminate32(fake, None)
-            g_per_example = self.g_loss_fn(fake_logits)
-            g_loss = self.g_optimizer.scale_loss(tf.reduce_sum(g_per_example) / scale)
-        g_vars = self.generator.trainable_variables
-        grads = tape.gradient(g_loss, g_vars)
-        pl_logs = None
+            per_example = self.g_loss_fn(fake_logits)
+            return per_example, (per_example, w)
+
+        pl_gradients = None
         if self.pl_weight > 0:
-            # the path-length batch: this replica's batch / pl_batch_shrink, drawn
-            # for the global path-length batch like every other draw
-            local_pl = tf.maximum(local_batch // self.pl_batch_shrink, 1)
-            pl_offset, global_pl = self._batch_layout(local_pl)
-            pl_draws = self._draw(pl_offset, local_pl, global_pl)
-            h, w_, c = self.image_shape
-            pl_y = self._local_slice(
-                keras.random.normal((global_pl, h, w_, c), seed=self.seed_generator),
-                pl_offset, local_pl) / math.sqrt(h * w_)
-            pl_count = tf.cast(global_pl, tf.float32)
-            pl_target = tf.convert_to_tensor(self.pl_mean)
-            weight = self.pl_weight * self.pl_interval
+            def pl_gradients(_):
+                # the path-length batch: this replica's batch / pl_batch_shrink, drawn
+                # for the global path-length batch like every other draw
+                local_pl = tf.maximum(local_batch // self.pl_batch_shrink, 1)
+                pl_offset, global_pl = tf_step.batch_layout(local_pl)
+                pl_draws = self._draw(pl_offset, local_pl, global_pl)
+                h, w_, c = self.image_shape
+                pl_y = tf_step.local_slice(
+                    keras.random.normal((global_pl, h, w_, c), seed=self.seed_generator),
+                    pl_offset, local_pl) / math.sqrt(h * w_)
+                pl_count = tf.cast(global_pl, tf.float32)
+                pl_target = tf.convert_to_tensor(self.pl_mean)
+                weight = self.pl_weight * self.pl_interval
 
-            def pl_term():
-                _, pl_ws = self._latents(pl_draws)
-                lengths = penalties.path_lengths(
-                    lambda x: self._synthesize(x, pl_draws["noise"]), pl_ws, pl_y,
-                    loss_scale=self._pl_loss_scale())
-                penalty = penalties.path_length_penalty(lengths, pl_target)
-                return weight * tf.reduce_sum(penalty) / pl_count, lengths
+                def pl_term():
+                    _, pl_ws = self._latents(pl_draws)
+                    lengths = penalties.path_lengths(
+                        lambda x: self._synthesize(x, pl_draws["noise"]), pl_ws, pl_y,
+                        loss_scale=self._pl_loss_scale())
+                    penalty = penalties.path_length_penalty(lengths, pl_target)
+                    return weight * tf.reduce_sum(penalty) / pl_count, lengths
 
-            due = self._due(self.g_optimizer, self.pl_interval)
-            pl_grads, lengths = self._lazy_gradients(due, pl_term, g_vars, self.g_optimizer,
-                                                     (local_pl,))
-            grads = [g + p for g, p in zip(grads, pl_grads)]
-            pl_logs = (penalties.path_length_penalty(lengths, pl_target), tf.cast(due, tf.float32))
-            # the running mean of the global batch's path lengths; skipped on a
-            # step whose lengths overflowed (mixed_float16: the loss-scale
-            # optimizer skips that step and lowers the scale)
-            batch_mean = self._global_sum(tf.reduce_sum(lengths)) / pl_count
-            update = tf.logical_and(due, tf.math.is_finite(batch_mean))
-            self.pl_mean.assign(
-                tf.where(update, pl_target + self.pl_decay * (batch_mean - pl_target), pl_target))
-        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+                due = self._due(self.g_optimizer, self.pl_interval)
+                grads, lengths = tf_step.conditional_gradients(
+                    due, pl_term, self.generator_trainable_variables(), self.g_optimizer,
+                    (local_pl,))
+                logs["pl"] = (penalties.path_length_penalty(lengths, pl_target),
+                              tf.cast(due, tf.float32))
+                # the running mean of the global batch's path lengths; skipped on a
+                # step whose lengths overflowed (mixed_float16: the loss-scale
+                # optimizer skips that step and lowers the scale)
+                batch_mean = tf_step.global_sum(tf.reduce_sum(lengths)) / pl_count
+                update = tf.logical_and(due, tf.math.is_finite(batch_mean))
+                self.pl_mean.assign(
+                    tf.where(update, pl_target + self.pl_decay * (batch_mean - pl_target),
+                             pl_target))
+                return grads
+
+        g_per_example, w = self.minimize("g", g_loss, global_batch,
+                                         extra_gradients=pl_gradients)
 
         # w_avg: moving average of the global batch mean of w (StyleGAN2-ADA)
-        w_mean = self._global_sum(tf.reduce_sum(tf.cast(tf.stop_gradient(w), tf.float32),
-                                                axis=0)) / scale
+        w_mean = tf_step.global_sum(tf.reduce_sum(tf.cast(tf.stop_gradient(w), tf.float32),
+                                                  axis=0)) / scale
         w_avg = self.w_avg
         w_avg.assign(w_mean + self.w_avg_beta * (tf.convert_to_tensor(w_avg) - w_mean))
+        # the EMA after w_avg, a buffer of the generator it copies
         self._update_ema()
 
         # Metric variables sum across replicas: these are global means. r1 and
@@ -677,10 +663,9 @@ class StyleGAN2(GAN):
         # not overflow: those steps were skipped).
         self.d_loss_tracker.update_state(d_per_example)
         self.g_loss_tracker.update_state(g_per_example)
-        if r1_logs is not None:
-            self._log_regulariser("r1", *r1_logs)
-        if pl_logs is not None:
-            self._log_regulariser("pl", *pl_logs)
+        for name in ("r1", "pl"):
+            if name in logs:
+                self._log_regulariser(name, *logs[name])
         return self._step_logs()
 
     def _log_regulariser(self, name, values, due):

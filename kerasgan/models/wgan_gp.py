@@ -4,6 +4,7 @@ import keras
 
 from kerasgan import penalties
 from kerasgan.models import register
+from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
 from kerasgan.models.dcgan import DCGAN
 
 
@@ -52,6 +53,15 @@ class WGANGP(GradientPenaltyMixin, DCGAN):
         Gulrajani, Ahmed, Arjovsky, Dumoulin and Courville, "Improved Training of
         Wasserstein GANs", NeurIPS 2017 (arXiv:1704.00028).
     """
+
+    spec = FamilySpec(
+        kind=LATENT_TO_IMAGE, batch="images",
+        summary="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
+        options=(Option("latent_dim", help="size of z", minimum=1),
+                 Option("width", help="network width (channels)", minimum=1),
+                 Option("gp_weight", help="gradient-penalty weight (lambda)", minimum=0.0)),
+        recommended={"epochs": 5, "batch_size": 64},
+        references=("https://arxiv.org/abs/1704.00028",))
 
     default_loss = "wasserstein"
     tiny_config = {"image_shape": (8, 8, 1), "latent_dim": 8, "width": 4, "d_steps": 2}

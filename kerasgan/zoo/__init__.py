@@ -2,9 +2,10 @@
 
 ::
 
-    gen = kerasgan.zoo.load("dcgan-mnist")                # a Keras generator
-    kerasgan.zoo.list(); kerasgan.zoo.info("dcgan-mnist")
-    gan = kerasgan.models.DCGAN.from_preset("dcgan-mnist")
+    kerasgan.zoo.list()                                   # the entry names
+    gen = kerasgan.zoo.load(name)                         # a Keras generator
+    kerasgan.zoo.info(name)                               # family, data, metrics, recipe
+    gan = kerasgan.zoo.from_preset(name)                  # the GAN, generator pretrained
 
 Files come from, in order: ``$KERASGAN_ZOO_URL`` (an ``https://``, ``http://``,
 ``file://`` URL or a folder), the ``zoo/`` folder of a source checkout, and the
@@ -26,3 +27,8 @@ from kerasgan.zoo.api import (  # noqa: F401
 )
 from kerasgan.zoo.catalog import CatalogError, load_catalog, validate_catalog  # noqa: F401
 from kerasgan.zoo.download import ZooDownloadError  # noqa: F401
+from kerasgan.core import register_preset_loader as _register_preset_loader
+
+# ``SomeFamily.from_preset(name)`` goes through this loader: the core sits below
+# the zoo in the import order and knows no zoo, so the zoo registers itself
+_register_preset_loader(from_preset)

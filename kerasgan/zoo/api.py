@@ -90,15 +90,31 @@ def load(name, progress=True):
     return from_preset(name, progress=progress).generator
 
 
-def pack(run_dir, name, out_dir="zoo"):
-    """Writes a run's final generator (the EMA one when kept) as
+def pack(run, name, out_dir="zoo"):
+    """Writes a trained generator (the EMA one when kept) as
     ``OUT_DIR/NAME/generator.weights.h5`` and returns its catalog ``files`` record
-    (path, sha256, size). The maintainer's step between training and the catalog."""
-    from kerasgan import run as runs
+    (path, sha256, size). The maintainer's step between training and the catalog.
+
+    Args:
+        run: a finished run folder (its ``gan.keras``), a ``.keras`` file, or a
+            loaded model.
+        name: the entry name.
+        out_dir: the zoo folder.
+    """
+    import keras
+
     from kerasgan.images import atomic_write
 
     check_name(name)
-    gan = runs.load_run(run_dir)
+    gan = run
+    if isinstance(run, (str, os.PathLike)):
+        path = os.fspath(run)
+        if os.path.isdir(path):
+            path = os.path.join(path, "gan.keras")
+        if not os.path.isfile(path):
+            raise CatalogError(f"{path} not found: pack a finished run (its gan.keras) or a "
+                               ".keras file")
+        gan = keras.saving.load_model(path)
     generator = getattr(gan, "sampling_generator", gan)
     relpath = f"{name}/generator.weights.h5"
     path = os.path.join(out_dir, relpath)

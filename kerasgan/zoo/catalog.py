@@ -24,7 +24,7 @@ import re
 CATALOG_FORMAT = "kerasgan-zoo/1"
 CATALOG_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "catalog.json")
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
-PATH_RE = re.compile(r"^[A-Za-z0-9._-]+(/[A-Za-z0-9._-]+)*$")
+SEGMENT_RE = re.compile(r"[A-Za-z0-9._-]+")
 ALLOWED_SUFFIXES = (".weights.h5", ".keras")
 
 
@@ -42,13 +42,33 @@ def check_name(name):
     return name
 
 
+def path_problem(path):
+    """What is wrong with a zoo file path, or None: the one rule of zoo file
+    paths (the catalog's schema and the downloader both apply it).
+
+    A zoo file path is relative: segments of ``[A-Za-z0-9._-]`` separated by
+    ``/``, none empty or starting with a dot (so no ``..``, no absolute path,
+    no backslash), and a file name ending in ``.weights.h5`` or ``.keras``
+    (no pickles, nothing that runs code on load).
+    """
+    if not isinstance(path, str) or not path:
+        return "it must be a non-empty string"
+    segments = path.split("/")
+    bad = [s for s in segments if not SEGMENT_RE.fullmatch(s) or s.startswith(".")]
+    if bad:
+        return ("it must be relative, made of [A-Za-z0-9._-] segments separated by '/', with "
+                f"no '..', no leading '/' or '.', no backslash (bad segment {bad[0]!r})")
+    if not segments[-1].endswith(ALLOWED_SUFFIXES):
+        return (f"the zoo ships only {' and '.join(ALLOWED_SUFFIXES)} files (no pickles, "
+                "nothing that runs code on load)")
+    return None
+
+
 def check_file_path(path):
-    if (not isinstance(path, str) or not PATH_RE.match(path) or ".." in path.split("/")
-            or not path.endswith(ALLOWED_SUFFIXES)):
-        raise CatalogError(
-            f"invalid zoo file path {path!r}: a relative path of [A-Za-z0-9._-] parts ending "
-            f"in {' or '.join(ALLOWED_SUFFIXES)}"
-        )
+    """Raises CatalogError unless ``path`` follows :func:`path_problem`'s rule."""
+    problem = path_problem(path)
+    if problem:
+        raise CatalogError(f"invalid zoo file path {path!r}: {problem}")
     return path
 
 

@@ -4,7 +4,7 @@ A catalog entry lists files, each with a relative path, a sha256 and a size in
 bytes, and the entry's published base URL. :func:`fetch` turns one such file
 into a verified local file in the cache::
 
-    path = fetch("dcgan-mnist/generator.weights.h5", sha256="…", size=3091509,
+    path = fetch("ENTRY/generator.weights.h5", sha256="…", size=3091509,
                  entry_url="https://github.com/kerasgan/zoo/releases/download/v1/")
 
 Where it looks, in order (see :func:`sources`):
@@ -46,6 +46,7 @@ import urllib.parse
 import urllib.request
 
 from kerasgan import cache
+from kerasgan.zoo.catalog import ALLOWED_SUFFIXES, path_problem  # noqa: F401
 
 try:  # POSIX; elsewhere concurrent fetches of one file are not serialised.
     import fcntl
@@ -53,13 +54,11 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 ENV_VAR = "KERASGAN_ZOO_URL"
-ALLOWED_SUFFIXES = (".keras", ".weights.h5")
 RETRIES = 3  # retries of one source after an interrupted transfer, with resume
 RETRY_DELAY = 0.25  # seconds, times the retry number
 TIMEOUT = 30.0  # seconds, for connecting and for each read
 CHUNK = 1 << 16
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 _SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 _URL_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
@@ -137,27 +136,12 @@ def sources(entry_url=None, checkout_dir=None):
 
 
 def check_relpath(relpath):
-    """Raises ZooDownloadError unless ``relpath`` is a plain relative zoo file path.
-
-    Accepted: segments of ``[A-Za-z0-9._-]`` separated by ``/``, none empty or
-    starting with a dot (so no ``..``, no absolute path, no backslash), and a
-    file name ending in ``.keras`` or ``.weights.h5``.
-    """
-    if not isinstance(relpath, str) or not relpath:
-        raise ZooDownloadError(f"zoo file path {relpath!r}: must be a non-empty string; "
-                               f"the catalog entry is malformed")
-    segments = relpath.split("/")
-    bad = [s for s in segments if not _SEGMENT.fullmatch(s) or s.startswith(".")]
-    if bad:
-        raise ZooDownloadError(
-            f"zoo file path {relpath!r}: refused, it must be relative, made of [A-Za-z0-9._-] "
-            f"segments separated by '/', with no '..', no leading '/' or '.', no backslash "
-            f"(bad segment {bad[0]!r}); the catalog entry is malformed or tampered with")
-    if not segments[-1].endswith(ALLOWED_SUFFIXES):
-        raise ZooDownloadError(
-            f"zoo file path {relpath!r}: refused, the zoo ships only .keras and .weights.h5 "
-            f"files (no pickles, nothing that runs code on load); the catalog entry is "
-            f"malformed or tampered with")
+    """Raises ZooDownloadError unless ``relpath`` is a plain relative zoo file
+    path (the rule of :func:`kerasgan.zoo.catalog.path_problem`)."""
+    problem = path_problem(relpath)
+    if problem:
+        raise ZooDownloadError(f"zoo file path {relpath!r}: refused, {problem}; the catalog "
+                               "entry is malformed or tampered with")
 
 
 def verify(path, sha256, size=None):
@@ -423,7 +407,7 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
 
     Args:
         relpath: the file's path relative to the zoo root, e.g.
-            ``"dcgan-mnist/generator.weights.h5"`` (see :func:`check_relpath`).
+            ``"ENTRY/generator.weights.h5"`` (see :func:`check_relpath`).
         sha256: the catalog's sha256 of the file (64 hex digits).
         size: the catalog's size of the file in bytes.
         entry_url: the catalog entry's published base URL, or None.
@@ -442,7 +426,7 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
             message names every source tried and its problem).
 
     Example:
-        >>> path = fetch("dcgan-mnist/generator.weights.h5", sha256=digest, size=3091509,
+        >>> path = fetch("ENTRY/generator.weights.h5", sha256=digest, size=3091509,
         ...              entry_url="https://github.com/kerasgan/zoo/releases/download/v1/")
     """
     check_relpath(relpath)
@@ -504,7 +488,7 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
 #
 # ``kerasgan.zoo`` exports the function ``download(name)`` (kerasgan.zoo.api), but the
 # package attribute ``download`` is this submodule as soon as it is imported (Python
-# sets it on the package at import), so ``kerasgan.zoo.download("dcgan-mnist")`` called
+# sets it on the package at import), so ``kerasgan.zoo.download(name)`` called
 # a module. Calling the module runs the function; ``download.fetch``,
 # ``download.ENV_VAR`` and friends stay reachable as module attributes.
 

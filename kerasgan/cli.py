@@ -238,9 +238,11 @@ def _train_parser(sub, cls=None):
     data = t.add_argument_group(f"data options ({spec.batch} batches)")
     for option in _data_options(spec):
         _add_option(data, option, recommended=spec.recommended.get(option.name))
-    if spec.labels != LABELS_NONE and spec.labels != LABELS_REQUIRED:
+    if spec.labels != LABELS_NONE:
         data.add_argument("--no-labels", action="store_true",
-                          help="train unconditionally even when the data has labels")
+                          help="train unconditionally even when the data has labels"
+                               + (" (refused: this family needs labels)"
+                                  if spec.labels == LABELS_REQUIRED else ""))
     group = t.add_argument_group(f"{cls.family} options")
     for option in spec.options:
         _add_option(group, option, recommended=spec.recommended.get(option.name))
@@ -358,7 +360,8 @@ def _not_applicable(flag, cls):
     owners = []
     for other in models.names():
         spec = models.get_class(other).spec
-        if spec.option(name) is not None or name in {o.name for o in _data_options(spec)}:
+        if (spec.option(name) is not None or name in {o.name for o in _data_options(spec)}
+                or (name == "no_labels" and spec.labels != LABELS_NONE)):
             owners.append(other)
     if not owners and name not in all_options():
         return None

@@ -38,19 +38,43 @@ def test_registry_has_the_foundation_families():
         models.get("stylegan9")
 
 
+_STEPPED = {}
+
+
+def stepped(name, images):
+    """Family ``name``'s tiny GAN (EMA on, seed 4) after one fit step, built and
+    trained once for the module: the one-step check reads the snapshots taken
+    around that step, the ``.keras`` round trip saves the trained model (and
+    trains it on, after the snapshots were taken)."""
+    if name not in _STEPPED:
+        gan = tiny(name, ema_decay=0.9, seed=4)
+        gan.compile()
+        g0, d0 = weights(gan.generator), weights(gan.discriminator)
+        history = gan.fit(dataset(images, name=name).take(1), epochs=1, verbose=0).history
+        _STEPPED[name] = dict(
+            gan=gan, g0=g0, d0=d0, history=history,
+            g1=weights(gan.generator), d1=weights(gan.discriminator),
+            g_iterations=int(gan.g_optimizer.iterations),
+            d_iterations=int(gan.d_optimizer.iterations))
+    return _STEPPED[name]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _forget_stepped():
+    yield
+    _STEPPED.clear()
+
+
 @pytest.mark.parametrize("name", FAMILIES)
 def test_one_fit_step_updates_both_networks(name, images_8x8):
-    gan = tiny(name, seed=0)
-    gan.compile()
-    g0, d0 = weights(gan.generator), weights(gan.discriminator)
-    history = gan.fit(dataset(images_8x8, name=name).take(1), epochs=1, verbose=0)
+    run = stepped(name, images_8x8)
     for key in ("g_loss", "d_loss"):
-        assert np.isfinite(history.history[key][0])
-    assert any(not np.allclose(a, b) for a, b in zip(g0, weights(gan.generator)))
-    assert any(not np.allclose(a, b) for a, b in zip(d0, weights(gan.discriminator)))
+        assert np.isfinite(run["history"][key][0])
+    assert any(not np.allclose(a, b) for a, b in zip(run["g0"], run["g1"]))
+    assert any(not np.allclose(a, b) for a, b in zip(run["d0"], run["d1"]))
     # d_steps discriminator updates per generator update
-    assert int(gan.g_optimizer.iterations) == 1
-    assert int(gan.d_optimizer.iterations) == gan.d_steps
+    assert run["g_iterations"] == 1
+    assert run["d_iterations"] == run["gan"].d_steps
 
 
 @pytest.mark.parametrize("name", FAMILIES)
@@ -70,9 +94,7 @@ def test_generate_shape_range_and_seed(name):
 
 @pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
 def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
-    gan = tiny(name, ema_decay=0.9, seed=4)
-    gan.compile()
-    gan.fit(dataset(images_8x8, name=name).take(2), epochs=1, verbose=0)
+    gan = stepped(name, images_8x8)["gan"]  # trained: optimizer state and EMA set
     path = str(tmp_path / "gan.keras")
     gan.save(path)
     loaded = keras.saving.load_model(path, safe_mode=True)

@@ -172,12 +172,14 @@ def _add_option(group, option, default=None, recommended=None):
     """Adds a spec option to an argparse group (value None: not given)."""
     text = option.describe()
     if recommended is not None:
-        text += f"; recommended: {recommended}"
+        text += "; recommended" + ("" if option.type is bool else f": {recommended}")
     if option.type is bool:
         group.add_argument(option.flag, action="store_true", default=None, help=text)
         return
     group.add_argument(option.flag, type=_option_type(option), default=default,
-                       metavar=option.metavar or option.name.upper(),
+                       metavar=option.metavar or (
+                           "{" + ",".join(map(str, option.choices)) + "}" if option.choices
+                           else option.name.upper()),
                        choices=None, help=text)
 
 

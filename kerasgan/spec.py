@@ -141,8 +141,9 @@ class Option:
         """The help text with the default."""
         if self.type is bool:
             return self.help
-        default = "decided by the family" if self.default is None else repr(self.default)
-        return f"{self.help} (default: {default})"
+        if self.default is None:
+            return f"{self.help} (not set by default)"
+        return f"{self.help} (default: {self.default!r})"
 
 
 @dataclasses.dataclass(frozen=True)

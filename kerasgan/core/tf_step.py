@@ -98,8 +98,8 @@ def minimize(optimizer, variables, loss_fn, global_batch, *, extra_gradients=Non
         global_batch: the global batch size (``batch_layout(...)[1]``), the
             denominator of the mean loss.
         extra_gradients: optional ``fn(aux) -> gradients`` (one per variable),
-            added to the loss's gradients before they are applied (lazy regularisers'
-            lazy regularisers); called after the loss's gradients are taken.
+            added to the loss's gradients before they are applied (lazy
+            regularisers); called after the loss's gradients are taken.
         ema: optional callable run after the update (the generator EMA).
 
     Returns:

@@ -71,16 +71,17 @@ def _quiet_stderr(verbose):
             os.close(saved)
 
 
-def _start_tensorflow(verbose=False):
-    """Imports TensorFlow and initialises its devices, quietly unless ``verbose``."""
+def _start_tensorflow(verbose=False, devices=True):
+    """Imports TensorFlow, quietly unless ``verbose``, and initialises its
+    devices when ``devices`` (not before ``train`` has made its strategy: a
+    multi-worker strategy must exist before TensorFlow's runtime starts)."""
     if not verbose:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules and not verbose:
-        return
     with _quiet_stderr(verbose):
         import tensorflow as tf
 
-        tf.config.list_logical_devices()
+        if devices:
+            tf.config.list_logical_devices()
         if not verbose:
             tf.get_logger().setLevel("ERROR")
 
@@ -401,7 +402,8 @@ def _train(args):
     # first: a multi-worker strategy must exist before TensorFlow runs anything
     if args.collective != "auto" and args.strategy != "multi-worker":
         raise CLIError("--collective applies to --strategy multi-worker only")
-    strategy = runs.make_strategy(args.strategy, args.collective)
+    with _quiet_stderr(args.verbose):  # starts TensorFlow's runtime (CUDA probing)
+        strategy = runs.make_strategy(args.strategy, args.collective)
     from kerasgan.data.batches import batch_kind
 
     cls = _family_class(args.family)
@@ -749,6 +751,8 @@ def _versions():
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in argv
+    if argv[:1] == ["train"] and len(argv) > 1 and not argv[1].startswith("-"):
+        _start_tensorflow(verbose, devices=False)  # the family's parser imports it
     try:
         parser = build_parser(argv)
         if argv[:1] == ["train"]:
@@ -774,7 +778,7 @@ def main(argv=None):
         else:
             print("\n".join(families))
         return 0
-    _start_tensorflow(verbose)
+    _start_tensorflow(verbose, devices=args.command != "train")
     from kerasgan.data import DataError
     from kerasgan.export import ExportError
     from kerasgan.metrics import MetricInputError

@@ -565,6 +565,13 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
     own_dir = state_dir(run_dir, worker)
     backup_dir = os.path.join(own_dir, BACKUP_DIR)
     run_path = os.path.join(own_dir, RUN_FILE)
+    try:  # a configuration the data cannot take fails here, before anything is written
+        gan = build_gan(run_config, strategy)
+    except (RunError, DataError):
+        raise
+    except ValueError as e:
+        raise RunError(f"{run_config['family']} cannot be built for "
+                       f"{run_config['data'].get('source')}: {e}") from None
     if os.path.exists(run_path):
         check_compatible(run_dir, run_config, read_json(run_path))
     batch_size = int(run_config["batch_size"])
@@ -580,13 +587,6 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
             f"batch size {batch_size} is larger than the dataset ({len(source)} images): "
             f"use a batch size ≤ {len(source)}"
         )
-    try:  # a configuration the data cannot take fails here, before anything is written
-        gan = build_gan(run_config, strategy)
-    except (RunError, DataError):
-        raise
-    except ValueError as e:
-        raise RunError(f"{run_config['family']} cannot be built for "
-                       f"{run_config['data'].get('source')}: {e}") from None
     kind = batch_kind(gan.spec.batch)
     clean_partial_files(backup_dir)
     state = load_backup(gan, backup_dir, strategy)

@@ -10,6 +10,7 @@ from kerasgan.core.adversarial import AdversarialModel, _network
 from kerasgan.core.predict import predict  # noqa: F401  (kept: ``kerasgan.gan.predict``)
 from kerasgan.layers import power_iterate
 from kerasgan.sampling import draw_tensors, infer_input_specs
+from kerasgan.utils import check_int
 
 #: the message of the in-graph check of data images' values
 IMAGE_RANGE_CHECK = ("images must be floats in [-1, 1] without NaN or Inf: scale pixels with "
@@ -109,9 +110,7 @@ class GAN(AdversarialModel):
             latent_dim = int(generator.input_shape[-1])
         if int(d_steps) < 1:
             raise ValueError(f"d_steps must be >= 1, got {d_steps}")
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) \
-                or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive integer, got {latent_dim!r}")
+        latent_dim = check_int(latent_dim, "latent_dim")
         if not float(r1_gamma) >= 0.0:
             raise ValueError(f"r1_gamma must be ≥ 0 (0 disables R1), got {r1_gamma}")
         # set before the base's __init__, which asks penalty_names() for the trackers

@@ -48,6 +48,8 @@ SavedModel and in ONNX Runtime on any machine.
 
 import numpy as np
 
+from kerasgan.utils import is_int
+
 SAMPLERS = ("normal", "labels", "categorical", "uniform", "fixed", "image")
 
 #: float inputs recognised by name as input images (an ``"image"`` spec).
@@ -277,8 +279,7 @@ def check_seed(seed):
     if seed is None:
         return None
     values = list(seed) if isinstance(seed, (list, tuple)) else [seed]
-    if not values or any(isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer))
-                         or v < 0 for v in values):
+    if not values or any(not is_int(v) or v < 0 for v in values):
         raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
     return seed
 

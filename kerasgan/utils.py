@@ -2,8 +2,8 @@
 
 The lowest module of the package (no TensorFlow, no Keras; it imports nothing
 from kerasgan), so that data, models, metrics, export, zoo and the command line
-all check integers, options, image shapes and translation directions the same
-way and say the same thing when they refuse one. Each check takes the
+all check integers, numbers, options, image shapes and translation directions
+the same way and say the same thing when they refuse one. Each check takes the
 exception class to raise (``error=``, default ``ValueError``): a layer raises
 its own error type (``kerasgan.data.DataError``, ...) with the one wording.
 
@@ -18,6 +18,7 @@ Example:
 'BtoA'
 """
 
+import math
 import numbers
 
 #: the two translation directions of a pair ``(A, B)``
@@ -29,7 +30,7 @@ def is_int(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def check_int(value, name, minimum=1, maximum=None, *, error=ValueError):
+def check_int(value, name, minimum=1, maximum=None, *, error=ValueError, expected=None):
     """An integer within ``[minimum, maximum]``, returned as a Python ``int``.
 
     Bools, floats (even ``2.0``) and strings are refused.
@@ -40,12 +41,18 @@ def check_int(value, name, minimum=1, maximum=None, *, error=ValueError):
         minimum: smallest allowed value (None: no bound).
         maximum: largest allowed value (None: no bound).
         error: the exception class to raise.
+        expected: what the message says ``name`` must be, for a caller with
+            more to say than the bounds (``"a positive integer number of
+            images"``); default ``"an integer >= {minimum}"`` and so on.
 
     Raises:
         error: ``"{name} must be an integer >= {minimum}, got {value!r}"`` (or
-            ``"... <= {maximum}"``, ``"... in [minimum, maximum]"``).
+            ``"... <= {maximum}"``, ``"... in [minimum, maximum]"``; with
+            ``expected``, ``"{name} must be {expected}, got {value!r}"``).
     """
-    if minimum is not None and maximum is not None:
+    if expected is not None:
+        what = expected
+    elif minimum is not None and maximum is not None:
         what = f"an integer in [{minimum}, {maximum}]"
     elif minimum is not None:
         what = f"an integer >= {minimum}"
@@ -57,6 +64,28 @@ def check_int(value, name, minimum=1, maximum=None, *, error=ValueError):
             maximum is not None and value > maximum):
         raise error(f"{name} must be {what}, got {value!r}")
     return int(value)
+
+
+def check_number(value, name, ok=None, expected="a finite number", *, error=ValueError):
+    """A finite real number (Python or NumPy, not a bool) for which ``ok``
+    holds, returned as a Python ``float``.
+
+    Args:
+        value: the value to check.
+        name: its name in the message, e.g. ``"gain"``.
+        ok: a test of the float value, e.g. ``lambda v: v > 0`` (None: any).
+        expected: what the message says ``name`` must be, e.g. ``"a positive
+            number"``.
+        error: the exception class to raise.
+
+    Raises:
+        error: ``"{name} must be {expected}, got {value!r}"`` (also for NaN,
+            infinities, strings and bools).
+    """
+    if (not isinstance(value, numbers.Real) or isinstance(value, bool)
+            or not math.isfinite(value) or (ok is not None and not ok(float(value)))):
+        raise error(f"{name} must be {expected}, got {value!r}")
+    return float(value)
 
 
 def _same_kind(value, choice):
@@ -162,5 +191,5 @@ def check_direction(direction, *, error=ValueError):
     )
 
 
-__all__ = ["DIRECTIONS", "is_int", "check_int", "check_choice", "check_image_shape",
-           "check_direction"]
+__all__ = ["DIRECTIONS", "is_int", "check_int", "check_number", "check_choice",
+           "check_image_shape", "check_direction"]

@@ -332,7 +332,7 @@ def test_infogan_with_one_category():
 
 
 def test_latent_dim_zero_is_refused():
-    with pytest.raises(ValueError, match=r"latent_dim must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match=r"latent_dim must be an integer >= 1, got 0"):
         tiny("dcgan", latent_dim=0)
 
 
@@ -475,7 +475,7 @@ def test_generate_with_a_bad_image_count(n):
 
 @pytest.mark.parametrize("batch_size", [0, -1, 2.5])
 def test_generate_with_a_non_positive_batch_size(batch_size):
-    with pytest.raises(ValueError, match=r"batch_size must be a positive integer, got"):
+    with pytest.raises(ValueError, match=r"batch_size must be an integer >= 1, got"):
         tiny("dcgan").generate(2, batch_size=batch_size)
 
 

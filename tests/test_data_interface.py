@@ -199,6 +199,12 @@ def test_the_shared_checks():
     for bad in (True, 2.0, "2", None):
         with pytest.raises(ValueError, match=r"n must be an integer >= 1, got"):
             utils.check_int(bad, "n")
+    with pytest.raises(ValueError, match=r"n must be a positive integer number of images, got 0"):
+        utils.check_int(0, "n", expected="a positive integer number of images")
+    assert utils.check_number(np.float32(0.5), "gain", lambda v: v > 0) == 0.5
+    for bad in (0, float("nan"), float("inf"), True, "1"):
+        with pytest.raises(ValueError, match=r"gain must be a positive number, got"):
+            utils.check_number(bad, "gain", lambda v: v > 0, "a positive number")
     assert utils.check_choice(3, "channels", (1, 3)) == 3
     with pytest.raises(data.DataError, match="channels must be 1 or 3, got 3.0"):
         utils.check_choice(3.0, "channels", (1, 3), error=data.DataError)

@@ -149,11 +149,11 @@ def test_config_and_keras_file_round_trip(tmp_path):
 
 
 @pytest.mark.parametrize("build, message", [
-    (lambda: EqualizedDense(0), "units must be a positive integer"),
+    (lambda: EqualizedDense(0), "units must be an integer >= 1, got 0"),
     (lambda: EqualizedDense(4, lr_multiplier=0), "lr_multiplier must be a positive number"),
     (lambda: EqualizedConv2D(4, 3, padding="causal"), "padding must be 'same' or 'valid'"),
     (lambda: EqualizedConv2D(4, 0), "kernel_size must be a positive int"),
-    (lambda: MinibatchStdDev(group_size=0), "group_size must be a positive integer"),
+    (lambda: MinibatchStdDev(group_size=0), "group_size must be an integer >= 1, got 0"),
     (lambda: MinibatchStdDev(num_features=3)(np.zeros((2, 2, 2, 4), "float32")),
      "num_features=3 must divide the 4 input channels"),
     (lambda: MinibatchStdDev()(np.zeros((2, 4), "float32")), "expects NHWC"),

@@ -233,7 +233,7 @@ def test_export_carries_the_level_of_detail(tmp_path):
     ({"initial_resolution": 6}, "initial_resolution must be a power of two"),
     ({"stable_images": -1}, "stable_images must be an integer number of images"),
     ({"fade_images": 2.5}, "fade_images must be an integer number of images"),
-    ({"width": 0}, "width must be a positive integer"),
+    ({"width": 0}, "width must be an integer >= 1, got 0"),
     ({"mbstd_group_size": -2}, "mbstd_group_size must be an integer"),
     ({"drift_weight": -1.0}, "drift_weight must be ≥ 0"),
 ])

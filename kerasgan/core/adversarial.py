@@ -10,6 +10,7 @@ from kerasgan import precision
 from kerasgan.core import tf_step
 from kerasgan.core.predict import predict
 from kerasgan.sampling import draw_inputs, resolve_labels
+from kerasgan.utils import check_int
 
 __all__ = ["AdversarialModel", "register_preset_loader"]
 
@@ -555,12 +556,8 @@ class AdversarialModel(keras.Model):
             W, C)`` in [-1, 1] (NHWC), from the EMA generator when
             ``ema_decay`` is set.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise ValueError(f"n must be a positive integer number of images, got {n!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
-                or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        n = int(n)
+        n = check_int(n, "n", expected="a positive integer number of images")
+        batch_size = check_int(batch_size, "batch_size")
         labels = resolve_labels(labels, self.num_classes, self.family)
         inputs = self.sample_inputs(n, seed=seed, labels=labels, codes=codes)
         return self._predict(self.sampling_generator, inputs if len(inputs) > 1 else inputs[0],

@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from kerasgan.utils import check_int
+
 __all__ = ["ConditionalBatchNormalization"]
 
 
@@ -57,9 +59,7 @@ class ConditionalBatchNormalization(keras.layers.Layer):
 
     def __init__(self, num_classes, momentum=0.9, epsilon=1e-5, synchronized=True, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 1:
-            raise ValueError(f"num_classes must be a positive integer, got {num_classes!r}")
-        self.num_classes = num_classes
+        self.num_classes = check_int(num_classes, "num_classes")
         self.momentum = float(momentum)
         self.epsilon = float(epsilon)
         self.synchronized = bool(synchronized)

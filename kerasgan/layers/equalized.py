@@ -33,24 +33,21 @@ import math
 import keras
 from keras import ops
 
+from kerasgan.utils import check_int, check_number, is_int
+
 __all__ = ["EqualizedDense", "EqualizedConv2D", "PixelNorm", "MinibatchStdDev"]
 
 #: He's gain for (leaky) ReLU layers, the default of the equalised layers.
 HE_GAIN = math.sqrt(2.0)
 
 
-def _check_positive(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    return float(value)
-
-
 class _EqualizedMixin:
     """Shared variables and runtime scaling of the equalised layers."""
 
     def _eq_init(self, lr_multiplier, gain, use_bias, bias_init, activation):
-        self.lr_multiplier = _check_positive("lr_multiplier", lr_multiplier)
-        self.gain = _check_positive("gain", gain)
+        self.lr_multiplier = check_number(lr_multiplier, "lr_multiplier", lambda v: v > 0,
+                                          "a positive number")
+        self.gain = check_number(gain, "gain", lambda v: v > 0, "a positive number")
         self.use_bias = bool(use_bias)
         self.bias_init = float(bias_init)
         self.activation = keras.activations.get(activation)
@@ -141,9 +138,7 @@ class EqualizedDense(_EqualizedMixin, keras.layers.Layer):
     def __init__(self, units, lr_multiplier=1.0, use_bias=True, bias_init=0.0, activation=None,
                  gain=HE_GAIN, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units must be a positive integer, got {units!r}")
-        self.units = units
+        self.units = check_int(units, "units")
         self._eq_init(lr_multiplier, gain, use_bias, bias_init, activation)
 
     def build(self, input_shape):
@@ -195,9 +190,7 @@ class EqualizedConv2D(_EqualizedMixin, keras.layers.Layer):
     def __init__(self, filters, kernel_size, lr_multiplier=1.0, use_bias=True, padding="same",
                  activation=None, strides=1, gain=HE_GAIN, bias_init=0.0, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(filters, bool) or not isinstance(filters, int) or filters < 1:
-            raise ValueError(f"filters must be a positive integer, got {filters!r}")
-        self.filters = filters
+        self.filters = check_int(filters, "filters")
         self.kernel_size = self._pair("kernel_size", kernel_size)
         self.strides = self._pair("strides", strides)
         if padding not in ("same", "valid"):
@@ -207,11 +200,13 @@ class EqualizedConv2D(_EqualizedMixin, keras.layers.Layer):
 
     @staticmethod
     def _pair(name, value):
-        pair = (value, value) if isinstance(value, int) else tuple(value)
-        if len(pair) != 2 or any(isinstance(v, bool) or not isinstance(v, int) or v < 1
-                                 for v in pair):
+        try:
+            pair = (value, value) if is_int(value) else tuple(value)
+        except TypeError:
+            pair = ()
+        if len(pair) != 2 or not all(is_int(v) and v >= 1 for v in pair):
             raise ValueError(f"{name} must be a positive int or a pair of them, got {value!r}")
-        return pair
+        return tuple(int(v) for v in pair)
 
     def build(self, input_shape):
         channels = input_shape[-1]
@@ -332,11 +327,8 @@ class MinibatchStdDev(keras.layers.Layer):
 
     def __init__(self, group_size=4, num_features=1, **kwargs):
         super().__init__(**kwargs)
-        for name, value in (("group_size", group_size), ("num_features", num_features)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive integer, got {value!r}")
-        self.group_size = group_size
-        self.num_features = num_features
+        self.group_size = check_int(group_size, "group_size")
+        self.num_features = check_int(num_features, "num_features")
 
     def build(self, input_shape):
         if len(input_shape) != 4 or input_shape[-1] is None:

@@ -42,6 +42,7 @@ import keras
 from keras import ops
 
 from kerasgan.layers.equalized import EqualizedDense
+from kerasgan.utils import check_int
 
 __all__ = ["ModulatedConv2D", "NoiseInjection", "BilinearUpsample2x", "ConstantInput",
            "leaky_relu_gain"]
@@ -57,12 +58,6 @@ def leaky_relu_gain(x):
     an error) fusing ``LeakyRelu`` into the double-backward pass of R1."""
     gain = ops.cast(math.sqrt(2.0), x.dtype)
     return ops.maximum(x, x * ops.cast(0.2, x.dtype)) * gain
-
-
-def _check_int(name, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
 
 
 @keras.saving.register_keras_serializable(package="kerasgan")
@@ -106,8 +101,8 @@ class ModulatedConv2D(keras.layers.Layer):
     def __init__(self, filters, kernel_size=3, demodulate=True, use_bias=True, epsilon=1e-8,
                  **kwargs):
         super().__init__(**kwargs)
-        self.filters = _check_int("filters", filters)
-        self.kernel_size = _check_int("kernel_size", kernel_size)
+        self.filters = check_int(filters, "filters")
+        self.kernel_size = check_int(kernel_size, "kernel_size")
         if self.kernel_size % 2 == 0:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.demodulate = bool(demodulate)
@@ -291,8 +286,8 @@ class ConstantInput(keras.layers.Layer):
 
     def __init__(self, channels, size=4, **kwargs):
         super().__init__(**kwargs)
-        self.channels = _check_int("channels", channels)
-        self.size = _check_int("size", size)
+        self.channels = check_int(channels, "channels")
+        self.size = check_int(size, "size")
 
     def build(self, input_shape):
         self.const = self.add_weight(

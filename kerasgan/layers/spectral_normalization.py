@@ -36,6 +36,8 @@ bias to the compute dtype themselves.
 import keras
 from keras import ops
 
+from kerasgan.utils import check_int
+
 __all__ = [
     "SNDense",
     "SNConv2D",
@@ -73,12 +75,7 @@ class SpectralNormalizationMixin:
     """
 
     def _sn_init(self, power_iterations, eps, kwargs):
-        if (
-            not isinstance(power_iterations, int)
-            or isinstance(power_iterations, bool)
-            or power_iterations < 1
-        ):
-            raise ValueError(f"power_iterations must be an integer >= 1, got {power_iterations!r}")
+        power_iterations = check_int(power_iterations, "power_iterations")
         if not eps > 0:
             raise ValueError(f"eps must be > 0, got {eps!r}")
         for name in ("lora_rank", "quantization_config"):

@@ -4,20 +4,13 @@ its validation and its place in the config."""
 import keras
 
 from kerasgan.gan import GAN
+from kerasgan.utils import check_int
 
 
 def validate_num_classes(num_classes, family):
     """Checks ``num_classes`` (an int >= 2) and returns it as an int."""
-    try:
-        value = int(num_classes)
-    except (TypeError, ValueError):
-        value = None
-    if value is None or value != num_classes or value < 2:
-        raise ValueError(
-            f"{family} is class-conditional: num_classes must be an integer >= 2 "
-            f"(the number of classes in the data), got {num_classes!r}"
-        )
-    return value
+    return check_int(num_classes, f"{family} is class-conditional: num_classes", 2,
+                     expected="an integer >= 2 (the number of classes in the data)")
 
 
 def label_input():

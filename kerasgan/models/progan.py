@@ -40,6 +40,7 @@ from kerasgan.models import register
 from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
 from kerasgan.models.dcgan import validate_image_shape
 from kerasgan.models.wgan_gp import GradientPenaltyMixin
+from kerasgan.utils import check_int
 
 __all__ = ["ProGAN", "progressive_lod", "process_reals", "build_generator",
            "build_discriminator", "channels_at", "validate_progan_shape"]
@@ -454,10 +455,8 @@ class ProGAN(GradientPenaltyMixin, GAN):
                  mbstd_group_size=4, gp_weight=10.0, drift_weight=0.001, **kwargs):
         shape, log2_res = validate_progan_shape(image_shape)
         self.image_shape = shape
-        for key, value in (("width", width), ("channel_base", channel_base)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{key} must be a positive integer, got {value!r}")
-        self.width, self.channel_base = int(width), int(channel_base)
+        self.width = check_int(width, "width")
+        self.channel_base = check_int(channel_base, "channel_base")
         initial_resolution = int(initial_resolution)
         if initial_resolution < 4 or initial_resolution & (initial_resolution - 1) \
                 or initial_resolution > shape[0]:
@@ -467,14 +466,10 @@ class ProGAN(GradientPenaltyMixin, GAN):
             )
         self.initial_resolution = initial_resolution
         self.max_lod = log2_res - int(round(math.log2(initial_resolution)))
-        for key, value in (("stable_images", stable_images), ("fade_images", fade_images)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{key} must be an integer number of images ≥ 0, got {value!r}")
-        self.stable_images, self.fade_images = int(stable_images), int(fade_images)
-        if isinstance(mbstd_group_size, bool) \
-                or not isinstance(mbstd_group_size, (int, np.integer)) or mbstd_group_size < 0:
-            raise ValueError(f"mbstd_group_size must be an integer ≥ 0, got {mbstd_group_size!r}")
-        self.mbstd_group_size = int(mbstd_group_size)
+        self.stable_images, self.fade_images = (
+            check_int(value, key, 0, expected="an integer number of images ≥ 0")
+            for key, value in (("stable_images", stable_images), ("fade_images", fade_images)))
+        self.mbstd_group_size = check_int(mbstd_group_size, "mbstd_group_size", 0)
         for key, value in (("gp_weight", gp_weight), ("drift_weight", drift_weight)):
             if not float(value) >= 0.0:
                 raise ValueError(f"{key} must be ≥ 0, got {value!r}")

@@ -17,6 +17,7 @@ from kerasgan.layers import SubPixelUpsampling
 from kerasgan.models import register
 from kerasgan.spec import FamilySpec, Option, IMAGE_TO_IMAGE
 from kerasgan.models.image_conditioned import ImageConditionedGAN, _as_channels, validate_shape
+from kerasgan.utils import check_int
 
 #: content networks: ``"pixel"`` (MSE in pixel space: SRResNet-MSE / SRGAN-MSE)
 #: and ``"vgg19"`` (MSE of VGG19 features, the paper's SRGAN-VGG54).
@@ -53,12 +54,10 @@ def check_scale(scale):
     Raises:
         ValueError: anything else.
     """
-    try:
-        value = int(scale)
-    except (TypeError, ValueError):
-        value = 0
-    if isinstance(scale, bool) or value < 2 or value & (value - 1) or value != scale:
-        raise ValueError(f"scale must be a power of two >= 2 (2, 4, 8), got {scale!r}")
+    expected = "a power of two >= 2 (2, 4, 8)"
+    value = check_int(scale, "scale", 2, expected=expected)
+    if value & (value - 1):
+        raise ValueError(f"scale must be {expected}, got {scale!r}")
     return value
 
 

@@ -5,7 +5,6 @@ regularisation, style mixing, truncation."""
 import math
 
 import keras
-import numpy as np
 import tensorflow as tf
 from keras import layers, ops
 
@@ -17,7 +16,7 @@ from kerasgan.layers.modulated import (BilinearUpsample2x, ConstantInput, Modula
                                        NoiseInjection, leaky_relu_gain)
 from kerasgan.models import register
 from kerasgan.spec import FamilySpec, Option, LATENT_TO_IMAGE
-from kerasgan.utils import check_image_shape
+from kerasgan.utils import check_image_shape, check_int, check_number
 
 #: the name of the truncation input of the exported generator
 TRUNCATION_INPUT = "truncation_psi"
@@ -284,22 +283,6 @@ def build_discriminator(image_shape, width=512, channel_base=None, mbstd_group_s
 
 
 # --------------------------------------------------------------- the family
-def _check(name, value, ok, what):
-    if isinstance(value, bool) or not ok(value):
-        raise ValueError(f"{name} must be {what}, got {value!r}")
-    return value
-
-
-def _positive_int(name, value):
-    return int(_check(name, value, lambda v: isinstance(v, (int, np.integer)) and v >= 1,
-                      "a positive integer"))
-
-
-def _number(name, value, ok, what):
-    return float(_check(name, value, lambda v: isinstance(v, (int, float, np.number))
-                        and math.isfinite(float(v)) and ok(float(v)), what))
-
-
 def default_r1_gamma(image_shape, batch_size=32):
     """StyleGAN2-ADA's heuristic R1 weight, ``0.0002 * H * W / batch_size``
     (its ``auto`` configuration), for a reference batch of 32: 0.0064 at
@@ -423,25 +406,26 @@ class StyleGAN2(GAN):
                  pl_weight=2.0, pl_interval=4, pl_decay=0.01, pl_batch_shrink=2, w_avg_beta=0.995,
                  mbstd_group_size=4, ema_decay=0.999, **kwargs):
         self.image_shape = validate_image_shape(image_shape)
-        latent_dim = _positive_int("latent_dim", latent_dim)
-        self.mapping_layers = _positive_int("mapping_layers", mapping_layers)
-        self.g_width = _positive_int("g_width", g_width)
-        self.d_width = _positive_int("d_width", d_width)
-        self.channel_base = None if channel_base is None else _positive_int("channel_base",
-                                                                              channel_base)
-        self.style_mixing = _number("style_mixing", style_mixing, lambda v: 0 <= v <= 1,
-                                    "a probability in [0, 1]")
+        latent_dim = check_int(latent_dim, "latent_dim")
+        self.mapping_layers = check_int(mapping_layers, "mapping_layers")
+        self.g_width = check_int(g_width, "g_width")
+        self.d_width = check_int(d_width, "d_width")
+        self.channel_base = None if channel_base is None else check_int(channel_base,
+                                                                         "channel_base")
+        self.style_mixing = check_number(style_mixing, "style_mixing", lambda v: 0 <= v <= 1,
+                                         "a probability in [0, 1]")
         if r1_gamma is None:
             r1_gamma = default_r1_gamma(self.image_shape)
-        r1_gamma = _number("r1_gamma", r1_gamma, lambda v: v >= 0, "≥ 0 (0 disables R1)")
-        self.r1_interval = _positive_int("r1_interval", r1_interval)
-        self.pl_weight = _number("pl_weight", pl_weight, lambda v: v >= 0,
-                                 "≥ 0 (0 disables path-length regularisation)")
-        self.pl_interval = _positive_int("pl_interval", pl_interval)
-        self.pl_decay = _number("pl_decay", pl_decay, lambda v: 0 < v <= 1, "in (0, 1]")
-        self.pl_batch_shrink = _positive_int("pl_batch_shrink", pl_batch_shrink)
-        self.w_avg_beta = _number("w_avg_beta", w_avg_beta, lambda v: 0 <= v < 1, "in [0, 1)")
-        self.mbstd_group_size = _positive_int("mbstd_group_size", mbstd_group_size)
+        r1_gamma = check_number(r1_gamma, "r1_gamma", lambda v: v >= 0, "≥ 0 (0 disables R1)")
+        self.r1_interval = check_int(r1_interval, "r1_interval")
+        self.pl_weight = check_number(pl_weight, "pl_weight", lambda v: v >= 0,
+                                      "≥ 0 (0 disables path-length regularisation)")
+        self.pl_interval = check_int(pl_interval, "pl_interval")
+        self.pl_decay = check_number(pl_decay, "pl_decay", lambda v: 0 < v <= 1, "in (0, 1]")
+        self.pl_batch_shrink = check_int(pl_batch_shrink, "pl_batch_shrink")
+        self.w_avg_beta = check_number(w_avg_beta, "w_avg_beta", lambda v: 0 <= v < 1,
+                                       "in [0, 1)")
+        self.mbstd_group_size = check_int(mbstd_group_size, "mbstd_group_size")
         self.num_ws = num_ws(self.image_shape[0])
         with precision.dtype_scope(kwargs.get("dtype")):
             mapping = build_mapping(latent_dim, latent_dim, self.mapping_layers)

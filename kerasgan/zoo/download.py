@@ -46,6 +46,7 @@ import urllib.parse
 import urllib.request
 
 from kerasgan import cache
+from kerasgan.utils import is_int
 from kerasgan.zoo.catalog import ALLOWED_SUFFIXES, path_problem  # noqa: F401
 
 try:  # POSIX; elsewhere concurrent fetches of one file are not serialised.
@@ -433,7 +434,7 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
     if not isinstance(sha256, str) or not _SHA256.fullmatch(sha256):
         raise ZooDownloadError(f"{relpath}: sha256 {sha256!r} is not 64 hex digits; "
                                f"the catalog entry is malformed")
-    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+    if not is_int(size) or size < 0:
         raise ZooDownloadError(f"{relpath}: size {size!r} is not a byte count; "
                                f"the catalog entry is malformed")
     sha256 = sha256.lower()

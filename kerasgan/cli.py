@@ -35,6 +35,9 @@ _KIND_WORDS = {"latent_to_image": "noise-to-image families",
                "image_to_image": "image-to-image families",
                "token_sequence": "token-sequence families",
                "encoder_translation": "encoder-based translation families"}
+#: sample options that fix a named generator input (a family declares the ones
+#: it takes in ``spec.sample_options``)
+SAMPLE_CODES = ("truncation_psi",)
 #: images a sample grid may hold (a 4096 x 4096 grid of 64-pixel images is 3 GB)
 MAX_SAMPLES = 16384
 
@@ -231,8 +234,6 @@ def _train_parser(sub, cls=None):
         t.add_argument("family", help="a registered family (see `kerasgan families`)")
         _add_run_options(t, {})
         return t
-    from kerasgan.data.batches import batch_kind
-
     spec = cls.spec
     t = sub.add_parser("train", help="train a GAN family",
                        description=f"{cls.family}: {spec.summary}")
@@ -499,7 +500,9 @@ def _sample(args):
 
     kind = batch_kind(gan.spec.batch)
     if gan.spec.image_to_image:
-        _check_sample_options(gan, args, args.run, allowed=())
+        if args.label is not None:
+            raise CLIError(f"{args.run} is an unconditional {gan.family}: it takes no --label")
+        _sample_codes(gan, args, args.run)
         from kerasgan import run as runs
         from kerasgan.images import save_grid
 
@@ -541,14 +544,15 @@ def _sample_codes(gan, args, what):
 
     codes = {}
     spec_names = {o.name for o in gan.spec.sample_options}
-    for name in ("truncation_psi",):
+    for name in SAMPLE_CODES:
         value = getattr(args, name, None)
         if value is None:
             continue
         flag = "--" + name.replace("_", "-")
         if name not in spec_names:
-            owners = [n for n in _registry().names()
-                      if _registry().get_class(n).spec.option(name) is not None]
+            models = _registry()
+            owners = [n for n in models.names()
+                      if models.get_class(n).spec.option(name) is not None]
             raise CLIError(f"{what} is a {gan.family} model: {flag} applies to "
                            f"{', '.join(owners) or 'no family'}")
         if not math.isfinite(value):
@@ -557,17 +561,10 @@ def _sample_codes(gan, args, what):
     return codes
 
 
-def _check_sample_options(gan, args, what, allowed):
-    if getattr(args, "label", None) is not None:
-        raise CLIError(f"{what} is an unconditional {gan.family}: it takes no --label")
-    _sample_codes(gan, args, what)
-
-
 def _write_samples(gan, args, what):
     """The PNG grid of ``kerasgan sample`` / ``zoo sample``; returns the count."""
     from kerasgan.images import save_grid
 
-    _check_count(args.n)
     codes = _sample_codes(gan, args, what)
     if args.label is not None:
         if not gan.num_classes:
@@ -715,6 +712,7 @@ def _zoo(args):
         print(zoo.download(args.name))
     elif args.zoo_command == "sample":
         _check_png_out(args.out)
+        _check_count(args.n)
         count = _write_samples(zoo.from_preset(args.name), args, args.name)
         print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
     elif args.zoo_command == "export":

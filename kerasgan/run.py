@@ -154,8 +154,9 @@ class RunRecord:
     batch_size = property(lambda self: int(self.config["batch_size"]))
     epochs = property(lambda self: int(self.config["epochs"]))
     seed = property(lambda self: int(self.config.get("seed", 0)))
-    jit_compile = property(lambda self: bool(self.config.get("jit_compile", False)))
-    precision = property(lambda self: self.config.get("precision", "float32"))
+    jit_compile = property(lambda self: bool(self.config.get(
+        "jit_compile", _SETTING_DEFAULTS["jit_compile"])))
+    precision = property(lambda self: self.config.get("precision", _SETTING_DEFAULTS["precision"]))
 
     @property
     def source(self):

@@ -51,7 +51,7 @@ def family_data(name, images, labels=None):
     from kerasgan import models
 
     cls = models.get_class(name)
-    if getattr(cls, "super_resolution", False):  # (low-res, high-res) pairs
+    if cls.spec.batch == "super_resolution":  # (low-res, high-res) pairs
         from kerasgan.data import downscale
 
         return downscale(images, cls.tiny_config["scale"]).numpy(), images

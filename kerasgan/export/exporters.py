@@ -99,7 +99,7 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
             f"{getattr(model, 'family', type(model).__name__)} model has one generator")
     if ours and directions:
         try:
-            direction = model.directions[0] if direction is None else \
+            direction = directions[0] if direction is None else \
                 model.check_direction(direction)
         except ValueError as e:
             raise ExportError(str(e)) from None

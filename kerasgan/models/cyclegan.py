@@ -231,7 +231,7 @@ class CycleGAN(ImageConditionedGAN):
     """
 
     spec = FamilySpec(
-        kind=IMAGE_TO_IMAGE, batch="unpaired", directions=("AtoB", "BtoA"),
+        kind=IMAGE_TO_IMAGE, batch="unpaired", directions=DIRECTIONS,
         summary="CycleGAN: unpaired translation, two generators (Zhu et al. 2017)",
         options=(Option("width", help="generator width (channels)", minimum=1),
                  Option("d_width", help="discriminator width (channels)", minimum=1),
@@ -251,7 +251,6 @@ class CycleGAN(ImageConditionedGAN):
     tiny_config = {"image_shape": (8, 8, 1), "width": 4, "n_blocks": 1, "n_downsampling": 1,
                    "d_width": 4, "d_layers": 1, "pool_size": 4}
     default_loss = "least_squares"
-    directions = DIRECTIONS
     pair_names = ("domain A", "domain B")
     data_hint = "kerasgan.data.open_unpaired(...).dataset(...)"
 

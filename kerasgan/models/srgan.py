@@ -363,7 +363,6 @@ class SRGAN(ImageConditionedGAN):
                    "d_width": 2, "d_dense": 8}
     default_loss = "non_saturating"
     #: batches are (low-res, high-res) pairs made by bicubic down-sampling
-    super_resolution = True
     data_hint = "kerasgan.data.open_super_resolution(...).dataset(...)"
 
     def __init__(self, image_shape=(96, 96, 3), scale=4, width=64, n_blocks=16, d_width=64,

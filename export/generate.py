@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
-"""Generate images from a kerasgan ONNX generator: numpy, onnxruntime and Pillow only.
+"""Generate images or sentences from a kerasgan ONNX generator: numpy, onnxruntime and Pillow only.
 
 ::
 
     python export/generate.py dcgan.onnx --n 64 --seed 0 --out grid.png
     python export/generate.py cgan.onnx --n 10 --seed 0 --label 7 --out sevens.png
     python export/generate.py dcgan.onnx --info          # print the model's metadata
+
+A text model prints its sentences, one a line (``--out FILE`` also writes them
+there, ``--npy`` the token ids)::
+
+    python export/generate.py mle.onnx --n 10 --seed 0 --temperature 0.8
+    python export/generate.py mle.onnx --n 1000 --seed 0 --out sentences.txt
 
 Bad input prints one line, ``generate.py: error: ...``, and exits with status 2.
 """
@@ -17,7 +23,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from onnx_generator import ModelError, OnnxGenerator, write_atomic  # noqa: E402
+from onnx_generator import ModelError, OnnxGenerator, check_temperature, write_atomic  # noqa: E402
 
 PROG = "generate.py"
 
@@ -36,6 +42,13 @@ def _int(name, low, high=None):
     return parse
 
 
+def _temperature(text):
+    try:
+        return check_temperature(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+
+
 def _label(text):
     return "random" if text == "random" else _int("--label", 0)(text)
 
@@ -43,16 +56,22 @@ def _label(text):
 def build_parser():
     p = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n")[0])
     p.add_argument("model", help="an .onnx file written by `kerasgan export`")
-    p.add_argument("--n", type=_int("--n", 1), default=64, help="number of images (64)")
+    p.add_argument("--n", type=_int("--n", 1), default=None,
+                   help="number of images (64) or sentences (10)")
     p.add_argument("--seed", type=_int("--seed", 0), default=None,
-                   help="integer seed: the same images as kerasgan's generate(n, seed)")
+                   help="integer seed: the same images (sentences) as kerasgan's generate(n, seed)")
     p.add_argument("--label", type=_label, default=None,
                    help="class of every image, or 'random' (conditional models: required)")
+    p.add_argument("--temperature", type=_temperature, default=None,
+                   help="text models: sampling temperature > 0 (1.0: as trained; lower: "
+                        "more conservative)")
     p.add_argument("--nrow", type=_int("--nrow", 1), default=None, help="images per grid row")
-    p.add_argument("--scale", type=_int("--scale", 1, 16), default=1,
+    p.add_argument("--scale", type=_int("--scale", 1, 16), default=None,
                    help="integer upscaling of the grid (nearest)")
-    p.add_argument("--out", default=None, help="PNG grid to write")
-    p.add_argument("--npy", default=None, help="also save the float images (NHWC, [-1, 1])")
+    p.add_argument("--out", default=None,
+                   help="PNG grid to write (a text model: a text file, one sentence a line)")
+    p.add_argument("--npy", default=None, help="also save the float images (NHWC, [-1, 1]) "
+                   "or a text model's int32 token ids")
     p.add_argument("--threads", type=_int("--threads", 1), default=None,
                    help="ONNX Runtime intra-op threads")
     p.add_argument("--info", action="store_true", help="print the model's metadata and exit")
@@ -62,14 +81,20 @@ def build_parser():
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        if not args.info and not args.out and not args.npy:
-            raise ValueError("nothing to write: give --out grid.png (or --npy, or --info)")
-        if args.out and not args.out.lower().endswith(".png"):
-            raise ValueError(f"--out must be a .png file, got {args.out}")
         gen = OnnxGenerator(args.model, threads=args.threads)
         if args.info:
             print(json.dumps(gen.metadata, indent=2, sort_keys=True))
             return 0
+        if gen.is_text:
+            return _text(gen, args)
+        if not args.out and not args.npy:
+            raise ValueError("nothing to write: give --out grid.png (or --npy, or --info)")
+        if args.out and not args.out.lower().endswith(".png"):
+            raise ValueError(f"--out must be a .png file, got {args.out}")
+        if args.temperature is not None:
+            raise ValueError(f"{gen.family} makes images: drop --temperature (text models only)")
+        args.n = 64 if args.n is None else args.n
+        args.scale = 1 if args.scale is None else args.scale
         if args.label is not None and gen.num_classes is None:
             raise ValueError(f"{gen.family} is unconditional: drop --label")
         if args.label is None and gen.num_classes is not None:
@@ -92,6 +117,37 @@ def main(argv=None):
     except (ModelError, ValueError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _text(gen, args):
+    """A text model: the sentences on stdout, one a line; ``--out`` writes
+    them to a file too, ``--npy`` the int32 token ids."""
+    unused = [name for name, value in (("--label", args.label), ("--nrow", args.nrow),
+                                       ("--scale", args.scale)) if value is not None]
+    if unused:
+        raise ValueError(f"{gen.family} makes text: drop {', '.join(unused)} (image options)")
+    if args.out and args.out.lower().endswith(".png"):
+        raise ValueError(f"{gen.family} makes text: --out takes a text file (one sentence a "
+                         f"line), e.g. sentences.txt, got {args.out}")
+    n = 10 if args.n is None else args.n
+    temperature = 1.0 if args.temperature is None else args.temperature
+    out = gen.generate_text(n, seed=args.seed, temperature=temperature)
+    if args.npy:
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.save(buf, out.ids)
+        write_atomic(args.npy, buf.getvalue())
+    if args.out:
+        gen.save_text(out.texts, args.out)
+    for text in out.texts:
+        print(text)
+    if args.out or args.npy:
+        print(f"{PROG}: wrote {n} {gen.family} sentences to "
+              f"{', '.join(p for p in (args.out, args.npy) if p)}", file=sys.stderr)
+    return 0
 
 
 if __name__ == "__main__":

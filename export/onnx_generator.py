@@ -27,12 +27,22 @@ A StyleGAN2 export takes its truncation as an input::
 
     images = gen.generate(16, seed=3, truncation_psi=0.7)   # or codes={"truncation_psi": 0.7}
 
+A text (token-sequence) export is a one-step network, sampled token by token
+with the seed rule of ``kerasgan.sampling`` (``sequence_uniforms``,
+``pick_tokens``) and decoded with the vocabulary in its metadata::
+
+    gen = OnnxGenerator("mle.onnx")
+    out = gen.generate(10, seed=0, temperature=0.8)
+    out.texts, out.ids                          # sentences; int32 (10, seq_len)
+
 This file deliberately repeats small pieces of kerasgan (``check_labels``,
 ``check_code``, the labels rule of ``resolve_labels``, the grid and the atomic
-write) instead of importing them: kerasgan needs TensorFlow. The tests check
-that both give the same images, grids and errors.
+write, the sequence seed rule and the vocabulary's decoding) instead of
+importing them: kerasgan needs TensorFlow. The tests check that both give the
+same images, sentences, grids and errors.
 """
 
+import collections
 import io
 import json
 import math
@@ -45,8 +55,20 @@ import numpy as np
 FORMAT = "kerasgan-generator/1"
 #: metadata keys whose values are JSON.
 JSON_KEYS = ("latent_dim", "num_classes", "image_shape", "value_range", "inputs", "outputs",
-             "ema", "opset", "scale")
+             "ema", "opset", "scale",
+             "vocabulary", "vocab_size", "seq_len", "start_id", "end_id", "pad_id",
+             "state_shapes", "states", "sampling")
 REQUIRED_KEYS = ("family", "image_shape", "inputs", "outputs")
+#: the kind of a text export (metadata ``kind``) and the keys it must have.
+TOKEN_SEQUENCE = "token_sequence"
+TEXT_REQUIRED_KEYS = ("family", "inputs", "outputs", "vocabulary", "vocab_size", "seq_len",
+                      "start_id", "end_id", "pad_id", "states", "sampling")
+#: the token sampling rule this kit implements (metadata ``sampling["rule"]``).
+SEQUENCE_RULE = "kerasgan-sequence/1"
+
+#: what ``generate`` returns for a text model: int32 ids ``(n, seq_len)`` and
+#: the decoded sentences (as kerasgan's ``SequenceGAN.generate``).
+GeneratedText = collections.namedtuple("GeneratedText", ["ids", "texts"])
 
 
 class ModelError(ValueError):
@@ -72,7 +94,8 @@ def read_metadata(session, path="model"):
             f"(metadata format {found!r}, expected {FORMAT!r}): export it with "
             "`kerasgan export RUN --format onnx`"
         )
-    missing = [k for k in REQUIRED_KEYS if k not in props]
+    required = TEXT_REQUIRED_KEYS if props.get("kind") == TOKEN_SEQUENCE else REQUIRED_KEYS
+    missing = [k for k in required if k not in props]
     if missing:
         raise ModelError(f"{path}: kerasgan metadata lacks {', '.join(missing)}: export it again")
     meta = {}
@@ -120,6 +143,58 @@ def check_seed(seed):
                          or v < 0 for v in values):
         raise ValueError(f"seed must be an integer >= 0 or None, got {seed!r}")
     return seed
+
+
+# ------------------------------------------- token sequences (kerasgan.sampling)
+def sequence_uniforms(n, seq_len, seed=None):
+    """The uniforms that pick the tokens of ``n`` sequences (kerasgan.sampling.sequence_uniforms):
+    one ``numpy.random.default_rng(seed).random((n, seq_len))``, row ``i``
+    for sequence ``i``."""
+    return np.random.default_rng(check_seed(seed)).random((int(n), int(seq_len)))
+
+
+def check_temperature(temperature):
+    """A sampling temperature: a finite number > 0 (kerasgan.sampling.check_temperature)."""
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(temperature, bool) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"temperature must be a number > 0 (1.0 samples the model as "
+                         f"trained, lower is more conservative), got {temperature!r}")
+    return value
+
+
+def pick_tokens(logits, u, temperature=1.0):
+    """Tokens picked from ``logits`` ``(n, V)`` by the uniforms ``u`` ``(n,)``
+    (kerasgan.sampling.pick_tokens): the first token whose float64 cumulative
+    ``softmax(logits / temperature)`` exceeds ``u`` times the total."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=-1)
+    thr = np.asarray(u, dtype=np.float64) * cdf[:, -1]
+    idx = (cdf <= thr[:, None]).sum(axis=-1)
+    return np.minimum(idx, z.shape[-1] - 1).astype(np.int32)
+
+
+def decode_tokens(ids, tokens, end_id=None, pad_id=None):
+    """The tokens of ``ids`` up to the first ``end_id`` or ``pad_id`` (all of
+    them when both are None: a numeric vocabulary), as
+    ``kerasgan.vocabulary.Vocabulary.decode_tokens``."""
+    stops = {i for i in (end_id, pad_id) if i is not None}
+    out = []
+    for i in ids:
+        i = int(i)
+        if i in stops:
+            break
+        out.append(tokens[i] if 0 <= i < len(tokens) else "<unk>")
+    return out
+
+
+def decode(ids, tokens, end_id=None, pad_id=None):
+    """``ids`` as one sentence: :func:`decode_tokens` joined by spaces."""
+    return " ".join(decode_tokens(ids, tokens, end_id, pad_id))
 
 
 def check_image(value, spec, n=None):
@@ -319,6 +394,7 @@ class OnnxGenerator:
         self.metadata = read_metadata(self.session, self.path)
         self.inputs = self.metadata["inputs"]
         self.output_name = self.metadata["outputs"][0]["name"]
+        self.output_names = [o["name"] for o in self.metadata["outputs"]]
         graph_inputs = {i.name for i in self.session.get_inputs()}
         wanted = {s["name"] for s in self.inputs}
         if graph_inputs != wanted:
@@ -326,6 +402,32 @@ class OnnxGenerator:
                 f"{self.path}: the graph's inputs {sorted(graph_inputs)} do not match its "
                 f"metadata {sorted(wanted)}: export it again"
             )
+        if self.is_text:
+            self._check_text()
+
+    def _check_text(self):
+        """A text export: the sampling rule, the vocabulary and the states are usable."""
+        meta = self.metadata
+        rule = meta["sampling"].get("rule") if isinstance(meta["sampling"], dict) else None
+        if rule != SEQUENCE_RULE:
+            raise ModelError(
+                f"{self.path}: its tokens are sampled by rule {rule!r}, which this kit does not "
+                f"know (it knows {SEQUENCE_RULE!r}): update the kit")
+        vocabulary = meta["vocabulary"]
+        tokens = vocabulary.get("tokens") if isinstance(vocabulary, dict) else vocabulary
+        if not isinstance(tokens, list) or len(tokens) != meta["vocab_size"]:
+            raise ModelError(f"{self.path}: its vocabulary does not hold vocab_size="
+                             f"{meta['vocab_size']} tokens: export it again")
+        self.tokens = [str(t) for t in tokens]
+        graph_outputs = {o.name for o in self.session.get_outputs()}
+        names = [s["name"] for s in self.inputs]
+        states = meta["states"]
+        if (not set(self.output_names) <= graph_outputs or not self.inputs
+                or self.inputs[0]["sampler"] != "token"
+                or [st["input"] for st in states] != names[1:]
+                or [st["output"] for st in states] != self.output_names[1:]):
+            raise ModelError(f"{self.path}: the graph's inputs and outputs do not match its "
+                             "metadata's token and states: export it again")
 
     # ------------------------------------------------------------------ facts
     @property
@@ -333,8 +435,31 @@ class OnnxGenerator:
         return self.metadata["family"]
 
     @property
+    def kind(self):
+        """``"token_sequence"`` for a text export; an image generator's
+        metadata has no ``kind`` (None)."""
+        return self.metadata.get("kind")
+
+    @property
+    def is_text(self):
+        """True for a token-sequence (text) export."""
+        return self.kind == TOKEN_SEQUENCE
+
+    @property
     def image_shape(self):
-        return tuple(self.metadata["image_shape"])
+        """``(H, W, C)`` of an image generator (None for a text model)."""
+        shape = self.metadata.get("image_shape")
+        return None if shape is None else tuple(shape)
+
+    @property
+    def seq_len(self):
+        """Tokens per sequence of a text model (None for an image generator)."""
+        return self.metadata.get("seq_len")
+
+    @property
+    def vocab_size(self):
+        """Tokens in the vocabulary of a text model (None for an image generator)."""
+        return self.metadata.get("vocab_size")
 
     @property
     def num_classes(self):
@@ -356,6 +481,9 @@ class OnnxGenerator:
         StyleGAN2's ``truncation_psi``): one value for all images, or ``n``;
         like labels, they draw nothing.
         """
+        if self.is_text:
+            raise ValueError(f"this {self.family} model makes text, token by token: use "
+                             "generate(n, seed=..., temperature=...)")
         n = int(n)
         rng = np.random.default_rng(check_seed(seed))
         codes = dict(codes or {})
@@ -389,12 +517,14 @@ class OnnxGenerator:
         return feed
 
     def run(self, feed):
-        """Runs the graph on a dict of named inputs; returns the images.
+        """Runs the graph on a dict of named inputs; returns the images (a
+        text model: the list ``[logits, *next_states]``, in the metadata's
+        ``outputs`` order).
 
         Every input the metadata lists must be given, as an array of shape
         ``(batch, *shape)`` (one batch size for all); floats are cast to
         float32, and labels / categorical codes must be integers in
-        ``[0, num_classes)``.
+        ``[0, num_classes)`` (a text model's ``token``: ids in ``[0, vocab_size)``).
 
         Raises:
             ValueError: a missing or unknown input, a wrong shape or dtype, or a
@@ -429,6 +559,12 @@ class OnnxGenerator:
                     arr = check_labels(arr, batch, spec["num_classes"], shape)
                 except ValueError as e:
                     raise ValueError(f"input {name!r}: {e}") from None
+            elif spec["sampler"] == "token":  # ONNX Runtime's Gather would wrap a negative id
+                try:
+                    arr = check_labels(arr, batch, self.vocab_size, shape)
+                except ValueError as e:
+                    raise ValueError(f"input {name!r}: {str(e).replace('labels', 'token ids')}"
+                                     ) from None
             else:
                 if arr.dtype.kind not in "fiu":
                     raise ValueError(f"input {name!r} must be numbers, got {arr.dtype} values")
@@ -436,11 +572,69 @@ class OnnxGenerator:
             checked[name] = arr
         if not batch:
             raise ValueError("the inputs hold no rows: give a batch of at least one")
+        if self.is_text:
+            return self.session.run(self.output_names, checked)
         return self.session.run([self.output_name], checked)[0]
 
+    def step(self, token, states=None):
+        """One step of a text model: ``(logits (B, V), next states)`` for
+        ``token`` ``(B,)`` ids and the states (None: zeros, the start of a
+        sequence)."""
+        if not self.is_text:
+            raise ValueError(f"this {self.family} generator makes images: use generate(n, seed)")
+        token = np.asarray(token)
+        if states is None:
+            states = [np.zeros((len(token), *s["shape"]), np.float32) for s in self.inputs[1:]]
+        outputs = self.run(dict(zip([s["name"] for s in self.inputs], [token, *states])))
+        return outputs[0], outputs[1:]
+
+    def generate_text(self, n, seed=None, temperature=1.0, batch_size=256):
+        """``n`` sentences of a text model, sampled token by token as kerasgan's
+        ``SequenceGAN.generate(n, seed, temperature)`` samples them (the same
+        ids for the same seed and temperature, whatever ``batch_size``).
+
+        Returns:
+            :data:`GeneratedText`: ``ids`` int32 ``(n, seq_len)`` and
+            ``texts``, each decoded with the model's vocabulary up to its
+            first end or pad token.
+
+        Raises:
+            ValueError: not a text model, ``n`` < 1, a bad seed, or a
+                temperature that is not a number > 0.
+        """
+        if not self.is_text:
+            raise ValueError(f"this {self.family} generator makes images: use generate(n, seed)")
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"n must be a positive number of sentences, got {n!r}")
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        temperature = check_temperature(temperature)
+        meta = self.metadata
+        u = sequence_uniforms(n, meta["seq_len"], seed)
+        ids = np.zeros((n, meta["seq_len"]), np.int32)
+        for start in range(0, n, batch_size):
+            rows = min(batch_size, n - start)
+            token, states = np.full((rows,), meta["start_id"], np.int32), None
+            for t in range(meta["seq_len"]):
+                logits, states = self.step(token, states)
+                token = pick_tokens(logits, u[start:start + rows, t], temperature)
+                ids[start:start + rows, t] = token
+        return GeneratedText(ids, [self.decode(row) for row in ids])
+
+    def decode(self, ids):
+        """Token ids of a text model as a sentence (up to the first end or pad token)."""
+        return decode(ids, self.tokens, self.metadata["end_id"], self.metadata["pad_id"])
+
+    @staticmethod
+    def save_text(texts, path):
+        """Writes sentences to ``path``, one a line (UTF-8, atomically)."""
+        return write_atomic(path, "".join(f"{t}\n" for t in texts).encode("utf-8"))
+
     def generate(self, n, seed=None, labels=None, batch_size=64, codes=None,
-                 truncation_psi=None):
-        """``n`` images, float32 NHWC in [-1, 1].
+                 truncation_psi=None, temperature=None):
+        """``n`` images, float32 NHWC in [-1, 1]; for a text model, ``n``
+        sentences (:meth:`generate_text`: ``GeneratedText(ids, texts)``).
 
         Args:
             n: number of images (>= 1).
@@ -451,7 +645,18 @@ class OnnxGenerator:
             codes: dict fixing other inputs by name (InfoGAN's codes).
             truncation_psi: StyleGAN2's truncation (1: none, 0: the average
                 image), the same as ``codes={"truncation_psi": psi}``.
+            temperature: a text model's sampling temperature (> 0, default
+                1.0); an image generator takes none.
         """
+        if self.is_text:
+            if labels is not None or codes or truncation_psi is not None:
+                raise ValueError(f"this {self.family} model makes text: it takes n, seed and "
+                                 "temperature (no labels, codes or truncation_psi)")
+            return self.generate_text(n, seed=seed, batch_size=batch_size,
+                                      temperature=1.0 if temperature is None else temperature)
+        if temperature is not None:
+            raise ValueError(f"temperature applies to text models: this {self.family} "
+                             "generator makes images")
         if truncation_psi is not None:
             if not any(spec["name"] == "truncation_psi" for spec in self.inputs):
                 raise ValueError(f"this {self.family} generator has no truncation_psi input")

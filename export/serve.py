@@ -6,6 +6,7 @@
     python export/serve.py dcgan.onnx --port 8080
     curl -o grid.png "http://127.0.0.1:8080/generate?n=16&seed=3"
     curl -o sevens.png "http://127.0.0.1:8080/generate?n=16&seed=3&label=7"   # conditional
+    curl "http://127.0.0.1:8080/generate?n=5&seed=0&temperature=0.8"            # a text model
 
 Endpoints:
 
@@ -14,6 +15,9 @@ Endpoints:
   ``label`` (required by conditional models: a class in [0, num_classes) or
   ``random``), ``nrow`` (images per row), ``scale`` (1..8, nearest upscaling). Anything else, or a bad value, is a
   ``400`` with a JSON ``{"error": ...}`` naming the problem.
+  A text model answers JSON ``{"texts": [...], "ids": [[...]], "seed": S,
+  "temperature": T}``; its parameters are ``n``, ``seed`` and ``temperature``
+  (a number > 0, default 1.0).
 - ``GET /metadata``: the model's metadata (JSON).
 - ``GET /health``: ``{"status": "ok"}``.
 
@@ -32,7 +36,7 @@ from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from onnx_generator import ModelError, OnnxGenerator  # noqa: E402
+from onnx_generator import ModelError, OnnxGenerator, check_temperature  # noqa: E402
 
 PROG = "serve.py"
 MAX_SEED = 2**63 - 1
@@ -59,7 +63,8 @@ def _int_param(query, name, low, high, default):
 
 def parse_generate(query_string, gen, max_n):
     """Validated ``/generate`` parameters; raises BadRequest naming the problem."""
-    allowed = {"n", "seed", "label", "nrow", "scale"}
+    allowed = {"n", "seed", "temperature"} if gen.is_text else {"n", "seed", "label", "nrow",
+                                                                 "scale"}
     try:
         query = parse_qs(query_string, keep_blank_values=True, strict_parsing=False,
                          max_num_fields=16)
@@ -75,6 +80,14 @@ def parse_generate(query_string, gen, max_n):
     seed = _int_param(query, "seed", 0, MAX_SEED, None)
     if seed is None:
         seed = secrets.randbelow(MAX_SEED)
+    if gen.is_text:
+        temperature = 1.0
+        if "temperature" in query:
+            try:
+                temperature = check_temperature(query["temperature"][0].strip())
+            except ValueError as e:
+                raise BadRequest(str(e)) from None
+        return {"n": n, "seed": seed, "temperature": temperature}
     label = None
     if "label" in query:
         if gen.num_classes is None:
@@ -109,7 +122,14 @@ def make_handler(gen, max_n, quiet=False):
         def do_GET(self):  # noqa: N802 (http.server's naming)
             url = urlsplit(self.path)
             try:
-                if url.path == "/generate":
+                if url.path == "/generate" and gen.is_text:
+                    p = parse_generate(url.query, gen, max_n)
+                    out = gen.generate_text(p["n"], seed=p["seed"], temperature=p["temperature"])
+                    body = {"texts": out.texts, "ids": out.ids.tolist(), "seed": p["seed"],
+                            "temperature": p["temperature"]}
+                    self._send(200, (json.dumps(body, ensure_ascii=False) + "\n").encode(),
+                               "application/json; charset=utf-8", {"X-Seed": str(p["seed"])})
+                elif url.path == "/generate":
                     p = parse_generate(url.query, gen, max_n)
                     images = gen.generate(p["n"], seed=p["seed"], labels=p["label"])
                     png = gen.grid_png(images, nrow=p["nrow"], scale=p["scale"])

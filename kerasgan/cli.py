@@ -28,7 +28,7 @@ import os
 import sys
 import tempfile
 
-from kerasgan.spec import LABELS_NONE, LABELS_REQUIRED, OptionError
+from kerasgan.spec import LABELS_NONE, LABELS_REQUIRED, TOKEN_SEQUENCE, OptionError
 
 #: what each kind is called in messages
 _KIND_WORDS = {"latent_to_image": "noise-to-image families",
@@ -285,12 +285,17 @@ def build_parser(argv=()):
         cls = _family_class(argv[1])
     _train_parser(sub, cls)
 
-    s = sub.add_parser("sample", help="write a PNG grid of samples from a run")
+    s = sub.add_parser("sample", help="write a PNG grid of samples from a run (text runs: "
+                                      "print sentences and write them to a file)")
     s.add_argument("run", help="a run folder from `kerasgan train`, or a .keras file")
     s.add_argument("--n", type=_positive("--n"), default=64,
                    help=f"number of samples, at most {MAX_SAMPLES} (default: %(default)s)")
     s.add_argument("--seed", type=int, default=0, help="(default: %(default)s)")
-    s.add_argument("--out", default="grid.png", help="(default: %(default)s)")
+    s.add_argument("--out", default=None,
+                   help="grid.png by default; text runs: a text file, samples.txt by default")
+    s.add_argument("--temperature", type=float, default=None,
+                   help="text runs: sampling temperature > 0 (default 1.0; lower is more "
+                        "conservative)")
     s.add_argument("--scale", type=_positive("--scale"), default=1, help="upscale the PNG")
     _sample_options(s)
     s.add_argument("--data", help="image-to-image runs: the data to translate (default: the "
@@ -324,6 +329,10 @@ def build_parser(argv=()):
     v.add_argument("--no-cache", action="store_true", help="recompute the reference statistics")
     v.add_argument("--truncation-psi", type=float, metavar="PSI",
                    help="evaluate samples truncated with PSI (families whose generator takes it)")
+    v.add_argument("--temperature", type=float, default=None,
+                   help="text runs: sampling temperature > 0 (default 1.0)")
+    v.add_argument("--oracle", metavar="NPZ",
+                   help="nll_oracle: the oracle LSTM's .npz (the synthetic benchmark of Yu et al. 2017)")
 
     z = sub.add_parser("zoo", help="pretrained generators: list, info, download, sample, export")
     zsub = z.add_subparsers(dest="zoo_command")
@@ -491,11 +500,24 @@ def _load(path):
 
 
 def _sample(args):
-    _check_png_out(args.out)
     _check_count(args.n)
+    if args.temperature is not None:
+        _check_temperature(args.temperature)
+    text_out = args.out is not None and not str(args.out).lower().endswith(".png")
+    if not text_out:
+        args.out = args.out or "grid.png"
+        _check_png_out(args.out)
+    elif os.path.isdir(args.out):
+        raise CLIError(f"--out {args.out} is a folder: pass a file path")
     gan, record = _load(args.run)
     if not hasattr(gan, "generate") or not hasattr(gan, "spec"):
         raise CLIError(f"{args.run} holds a {type(gan).__name__}, not a kerasgan GAN")
+    if gan.spec.kind == TOKEN_SEQUENCE:
+        return _sample_text(gan, args)
+    if text_out:
+        raise CLIError(f"--out {args.out} must end in .png (the grid is a PNG image)")
+    if args.temperature is not None:
+        raise CLIError(f"--temperature applies to token-sequence (text) runs, not {gan.family}")
     from kerasgan.data.batches import batch_kind
 
     kind = batch_kind(gan.spec.batch)
@@ -521,6 +543,42 @@ def _sample(args):
         raise CLIError("--data and --split apply to image-to-image runs")
     count = _write_samples(gan, args, args.run)
     print(f"kerasgan: wrote {count} samples to {args.out}")
+
+
+def _check_temperature(value):
+    import math
+
+    if not math.isfinite(value) or value <= 0:
+        raise CLIError(f"--temperature must be a number > 0 (1.0 samples the model as "
+                       f"trained, lower is more conservative), got {value}")
+
+
+def _sample_text(gan, args):
+    """``kerasgan sample`` of a token-sequence run: prints the sentences and
+    writes them, one a line, to ``--out`` (samples.txt by default)."""
+    from kerasgan.images import atomic_write
+
+    for flag, value in (("--label", args.label), ("--truncation-psi", args.truncation_psi),
+                        ("--data", args.data), ("--split", args.split)):
+        if value is not None:
+            raise CLIError(f"{flag} does not apply to a {gan.family} (text) run")
+    if args.scale != 1:
+        raise CLIError(f"--scale does not apply to a {gan.family} (text) run")
+    out = args.out or "samples.txt"
+    if out.lower().endswith(".png"):
+        raise CLIError(f"--out {out}: a {gan.family} run writes sentences: pass a text file "
+                       "path, e.g. samples.txt")
+    temperature = 1.0 if args.temperature is None else args.temperature
+    samples = gan.generate(args.n, seed=args.seed, temperature=temperature)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write("\n".join(samples.texts) + "\n")
+
+    atomic_write(out, write)
+    print("\n".join(samples.texts), flush=True)
+    print(f"kerasgan: wrote {len(samples.texts)} sentences (seed {args.seed}, temperature "
+          f"{temperature:g}) to {out}", file=sys.stderr)
 
 
 def _check_count(n):
@@ -624,6 +682,15 @@ def _evaluate(args):
 
     if names and set(names) <= set(PAIRED_METRICS):
         return _evaluate_paired(args, names)
+    if names and set(names) <= set(TEXT_METRICS):
+        return _evaluate_text(args, names)
+    unknown_text = [n for n in names if n in TEXT_METRICS]
+    if unknown_text:
+        raise CLIError(f"{', '.join(unknown_text)} score text runs: do not mix them with image "
+                       "metrics")
+    if args.temperature is not None or args.oracle:
+        raise CLIError("--temperature and --oracle apply to the text metrics "
+                       f"({', '.join(TEXT_METRICS)})")
     for name in names:
         try:
             metrics.get_metric(name)
@@ -648,6 +715,88 @@ def _evaluate(args):
         metrics.write_results({"run": os.path.abspath(args.run), "results": results,
                                "versions": runs.versions(), "kerasgan": __version__},
                               args.out)
+        print(f"kerasgan: wrote {args.out}")
+
+
+#: the metrics of token-sequence runs (see docs/text.md)
+TEXT_METRICS = ("bleu", "self_bleu", "nll_oracle", "nll_test")
+
+
+def _evaluate_text(args, names):
+    """``kerasgan evaluate RUN --metrics bleu,self_bleu[,nll_test] [--data REFS]``
+    or ``--metrics nll_oracle,nll_test --oracle oracle_lstm.npz``.
+
+    BLEU-2..5 of ``--num-gen`` generated sentences (2,000 by default) against
+    every reference sentence (``--data``; default: the run's data, split
+    ``test``), self-BLEU-2..5 of the generated sentences; NLL-oracle: the
+    oracle's NLL per token of ``--num-gen`` (10,000) samples; NLL-test: the
+    model's NLL per token of the references (the oracle's fresh samples, seed
+    1, with ``--oracle``)."""
+    import time
+
+    from kerasgan import metrics
+    from kerasgan import run as runs
+    from kerasgan.version import __version__
+
+    model, record = _load(args.run)
+    if getattr(model, "spec", None) is None or model.spec.kind != TOKEN_SEQUENCE:
+        raise CLIError(f"{', '.join(names)} score text runs: {args.run} is not a "
+                       "token-sequence model")
+    if args.truncation_psi is not None:
+        raise CLIError("--truncation-psi does not apply to a text run")
+    temperature = 1.0 if args.temperature is None else args.temperature
+    _check_temperature(temperature)
+    needs_oracle = "nll_oracle" in names
+    if needs_oracle and not args.oracle:
+        raise CLIError("nll_oracle needs --oracle, the oracle LSTM's .npz (e.g. "
+                       "../shared/data/seqgan-oracle/oracle_lstm.npz)")
+    oracle = None
+    if args.oracle:
+        _check_exists(args.oracle)
+        try:
+            oracle = metrics.OracleLSTM.load(args.oracle)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+    results = {}
+    t0 = time.time()
+    n = args.num_gen or (10000 if oracle is not None else 2000)
+    samples = model.generate(n, seed=args.seed, temperature=temperature)
+    hyps = [text.split() for text in samples.texts]
+    references = None
+    if "bleu" in names or ("nll_test" in names and oracle is None):
+        if record is None and not args.data:
+            raise CLIError(f"{args.run} has no run record: pass --data, the reference sentences")
+        data = dict(record.data) if record is not None else {}
+        # the references in full (BLEU reads their text; NLL-test their first
+        # seq_len tokens, encoded with the model's vocabulary)
+        data.update(seq_len=model.seq_len, vocabulary=model.vocabulary.to_json(), truncate=True)
+        try:
+            source = runs.open_data(model.spec.batch, data, split=args.split or "test",
+                                    source=args.data)
+        except ValueError as e:
+            raise CLIError(str(e)) from None
+        references = source
+    if "bleu" in names:
+        texts = references.texts if references.texts is not None else references.sentences()
+        results.update(metrics.bleu_scores(hyps, [t.split() for t in texts]))
+    if "self_bleu" in names:
+        results.update(metrics.self_bleu(hyps))
+    if "nll_oracle" in names:
+        results["nll_oracle"] = oracle.nll(samples.ids)
+    if "nll_test" in names:
+        test = oracle.sample(10000, seed=1) if oracle is not None else references.arrays()
+        results["nll_test"] = model.nll(test)
+    about = {"num_gen": n, "seed": args.seed, "temperature": temperature,
+             "references": None if references is None else f"{references.name} "
+             f"({len(references)} sentences)", "time_s": round(time.time() - t0, 1)}
+    for key, value in results.items():
+        print(f"{key}: {value:.4f}")
+    print(f"kerasgan: {n} generated sentences (seed {args.seed}, temperature {temperature:g})"
+          + (f"; references {about['references']}" if references is not None else ""),
+          file=sys.stderr)
+    if args.out:
+        metrics.write_results({"run": os.path.abspath(args.run), "results": results, **about,
+                               "versions": runs.versions(), "kerasgan": __version__}, args.out)
         print(f"kerasgan: wrote {args.out}")
 
 

@@ -41,7 +41,8 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan import models
-from kerasgan.callbacks import LossCurve, SampleGrid, TripletGrid
+from kerasgan.callbacks import LossCurve, SampleGrid, TextSamples, TripletGrid
+from kerasgan.spec import TOKEN_SEQUENCE
 from kerasgan.data import DataError
 from kerasgan.data.batches import batch_kind
 from kerasgan.images import atomic_write
@@ -628,7 +629,12 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
         def callbacks(first_call):
             # order: health before anything that saves; diversity before the CSV log
             preview = kind.preview(source, 8)
-            if preview is not None:
+            if gan.spec.kind == TOKEN_SEQUENCE:
+                # sentences from a fixed seed each epoch, and their distinct share
+                out = [HealthCheck()]
+                grid = TextSamples(os.path.join(run_dir, "samples"), n=64,
+                                   seed=int(run_config["seed"]))
+            elif preview is not None:
                 # a translation's diversity is the data's: no collapse signal; the
                 # grid shows (input, output, target) rows of the first examples
                 # (the target only where the data has one)

@@ -354,3 +354,44 @@ def draw_tensors(specs, batch_size, seed_generator):
         else:
             raise ValueError(f"unknown sampler {sampler!r} in input {spec['name']!r}")
     return out
+
+
+# ----------------------------------------------------------- token sequences
+def sequence_uniforms(n, seq_len, seed=None):
+    """The uniforms that pick the tokens of ``n`` sequences: the seed rule of
+    the token-sequence kind (``generate`` and the deployment kit): one
+    ``numpy.random.default_rng(seed).random((n, seq_len))`` (float64), row
+    ``i`` for sequence ``i``, so sequence ``i`` of a seed is the same whatever
+    ``n`` and the batch size."""
+    return np.random.default_rng(check_seed(seed)).random((int(n), int(seq_len)))
+
+
+def check_temperature(temperature):
+    """A sampling temperature: a finite number > 0.
+
+    Raises:
+        ValueError: one line saying what to pass.
+    """
+    try:
+        value = float(temperature)
+    except (TypeError, ValueError):
+        value = float("nan")
+    if isinstance(temperature, bool) or not np.isfinite(value) or value <= 0:
+        raise ValueError(f"temperature must be a number > 0 (1.0 samples the model as "
+                         f"trained, lower is more conservative), got {temperature!r}")
+    return value
+
+
+def pick_tokens(logits, u, temperature=1.0):
+    """Tokens picked from ``logits`` ``(n, V)`` by the uniforms ``u`` ``(n,)``:
+    the first token whose cumulative probability under
+    ``softmax(logits / temperature)`` (float64) exceeds ``u`` times the total
+    (the inverse CDF; the same rule as the in-graph
+    :func:`kerasgan.core.tf_sequence.pick`)."""
+    z = np.asarray(logits, dtype=np.float64) / temperature
+    z = z - z.max(axis=-1, keepdims=True)
+    p = np.exp(z)
+    cdf = np.cumsum(p, axis=-1)
+    thr = np.asarray(u, dtype=np.float64) * cdf[:, -1]
+    idx = (cdf <= thr[:, None]).sum(axis=-1)
+    return np.minimum(idx, z.shape[-1] - 1).astype(np.int32)

@@ -33,7 +33,7 @@ ENCODER_TRANSLATION = "encoder_translation"
 KINDS = (LATENT_TO_IMAGE, IMAGE_TO_IMAGE, TOKEN_SEQUENCE, ENCODER_TRANSLATION)
 
 #: what a data batch is (``kerasgan.data.batches`` opens each from a run record)
-BATCHES = ("images", "labelled_images", "pairs", "unpaired", "super_resolution")
+BATCHES = ("images", "labelled_images", "pairs", "unpaired", "super_resolution", "sequences")
 
 #: how a family uses class labels
 LABELS_NONE, LABELS_OPTIONAL, LABELS_REQUIRED = "none", "optional", "required"
@@ -231,6 +231,10 @@ COMMON_OPTIONS = {
     IMAGE_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
+    ),
+    TOKEN_SEQUENCE: (
+        Option("pretrain_steps", int, help="steps of maximum-likelihood pre-training of the "
+               "generator (teacher forcing) before the adversarial phases", minimum=0),
     ),
 }
 

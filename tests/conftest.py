@@ -47,10 +47,16 @@ def slow_for(*heavy, names=None):
 def family_data(name, images, labels=None):
     """What family ``name`` trains on, made from ``images``: ``(inputs,
     targets)`` pairs for an image-conditioned family (targets: the images
-    mirrored; super-resolution: the images down-sampled, and the images), else ``(images, labels)`` (labels 0..2 by default)."""
+    mirrored; super-resolution: the images down-sampled, and the images), token
+    ids for a token-sequence family (the first ``seq_len`` pixels quantised to
+    the vocabulary), else ``(images, labels)`` (labels 0..2 by default)."""
     from kerasgan import models
 
     cls = models.get_class(name)
+    if cls.spec.batch == "sequences":  # token ids (B, seq_len): the pixels, quantised
+        config = cls.tiny_config
+        flat = images.reshape(len(images), -1)[:, : config["seq_len"]]
+        return np.round((flat + 1) / 2 * (config["vocab_size"] - 1)).astype("int32")
     if cls.spec.batch == "super_resolution":  # (low-res, high-res) pairs
         from kerasgan.data import downscale
 

@@ -31,7 +31,9 @@ def _family_words():
 
 def test_no_module_outside_models_names_a_family():
     pattern = re.compile(r"(?<![A-Za-z0-9_])(" + "|".join(
-        sorted(map(re.escape, _family_words()), key=len, reverse=True)) + r")(?![A-Za-z0-9_])",
+        sorted(map(re.escape, _family_words()), key=len, reverse=True))
+        # ``seqgan-oracle`` is a data folder (../shared/data), not a family
+        + r")(?![A-Za-z0-9_])(?!-oracle)",
         re.IGNORECASE)
     found = []
     for root, _, files in os.walk(PACKAGE):

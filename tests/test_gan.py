@@ -28,7 +28,25 @@ def dataset(images, batch_size=16, name="dcgan"):
 
 
 def weights(model):
-    return [w.numpy().copy() for w in model.weights]
+    return [] if model is None else [w.numpy().copy() for w in model.weights]
+
+
+def is_sequence(gan):
+    return gan.spec.kind == "token_sequence"
+
+
+def sample(gan, n, seed, labels=None):
+    """``generate``'s array: images, or a token-sequence family's token ids."""
+    out = gan.generate(n, seed=seed, labels=labels)
+    return out.ids if is_sequence(gan) else out
+
+
+def steps_to_adversarial(gan):
+    """Steps that take a token-sequence family through every phase to its
+    first adversarial step (1 for the other kinds)."""
+    if not is_sequence(gan):
+        return 1
+    return sum(steps for _, steps in gan.phases() if steps) + 1
 
 
 def test_registry_has_the_foundation_families():
@@ -50,12 +68,14 @@ def stepped(name, images):
         gan = tiny(name, ema_decay=0.9, seed=4)
         gan.compile()
         g0, d0 = weights(gan.generator), weights(gan.discriminator)
-        history = gan.fit(dataset(images, name=name).take(1), epochs=1, verbose=0).history
+        steps = steps_to_adversarial(gan)
+        data = dataset(images, name=name).repeat().take(steps)
+        history = gan.fit(data, epochs=1, verbose=0).history
         _STEPPED[name] = dict(
             gan=gan, g0=g0, d0=d0, history=history,
             g1=weights(gan.generator), d1=weights(gan.discriminator),
             g_iterations=int(gan.g_optimizer.iterations),
-            d_iterations=int(gan.d_optimizer.iterations))
+            d_iterations=int(gan.d_optimizer.iterations), steps=steps)
     return _STEPPED[name]
 
 
@@ -68,18 +88,43 @@ def _forget_stepped():
 @pytest.mark.parametrize("name", FAMILIES)
 def test_one_fit_step_updates_both_networks(name, images_8x8):
     run = stepped(name, images_8x8)
-    for key in ("g_loss", "d_loss"):
+    gan = run["gan"]
+    for key in ("g_loss", "d_loss") if gan.discriminator is not None else ("g_loss",):
         assert np.isfinite(run["history"][key][0])
     assert any(not np.allclose(a, b) for a, b in zip(run["g0"], run["g1"]))
-    assert any(not np.allclose(a, b) for a, b in zip(run["d0"], run["d1"]))
+    if gan.discriminator is not None:
+        assert any(not np.allclose(a, b) for a, b in zip(run["d0"], run["d1"]))
+    if is_sequence(gan):
+        # one step per phase up to the first adversarial one, counted by the model
+        assert int(gan.steps_done.numpy()) == run["steps"]
+        assert gan.phase == gan.phases()[-1][0]
+        return
     # d_steps discriminator updates per generator update
     assert run["g_iterations"] == 1
-    assert run["d_iterations"] == run["gan"].d_steps
+    assert run["d_iterations"] == gan.d_steps
 
 
 @pytest.mark.parametrize("name", FAMILIES)
 def test_generate_shape_range_and_seed(name):
+    keras.utils.set_random_seed(0)  # initial weights: the temperature check reads their logits
     gan = tiny(name)
+    if is_sequence(gan):
+        a, b, c = (gan.generate(5, seed=s) for s in (1, 1, 2))
+        assert a.ids.shape == (5, gan.seq_len) and a.ids.dtype == np.int32
+        assert a.ids.min() >= 0 and a.ids.max() < gan.vocab_size
+        assert a.texts == [gan.vocabulary.decode(row) for row in a.ids] and len(a.texts) == 5
+        np.testing.assert_array_equal(a.ids, b.ids)
+        assert not np.array_equal(a.ids, c.ids)
+        # every sequence's first token comes from the same logits (start token,
+        # zero state): near temperature 0 all pick its argmax, at 1 they spread
+        cold = gan.generate(200, seed=3, temperature=1e-6).ids
+        warm = gan.generate(200, seed=3, temperature=1.0).ids
+        assert len(np.unique(cold[:, 0])) == 1 < len(np.unique(warm[:, 0]))
+        with pytest.raises(ValueError, match="temperature must be a number > 0"):
+            gan.generate(2, temperature=0)
+        with pytest.raises(ValueError, match="positive integer number"):
+            gan.generate(0)
+        return
     labels = "random" if gan.num_classes else None
     a = gan.generate(5, seed=1, labels=labels)
     b = gan.generate(5, seed=1, labels=labels)
@@ -103,8 +148,7 @@ def test_keras_file_round_trip_with_safe_mode(name, tmp_path, images_8x8):
     for a, b in zip(weights(gan), weights(loaded)):
         np.testing.assert_array_equal(a, b)
     labels = [0, 1, 2, 0] if gan.num_classes else None
-    np.testing.assert_array_equal(loaded.generate(4, seed=0, labels=labels),
-                                  gan.generate(4, seed=0, labels=labels))
+    np.testing.assert_array_equal(sample(loaded, 4, 0, labels), sample(gan, 4, 0, labels))
     # the optimizer state came back too: training continues identically
     assert int(loaded.d_optimizer.iterations) == int(gan.d_optimizer.iterations)
     gan.fit(dataset(images_8x8, name=name).take(1), epochs=1, verbose=0)

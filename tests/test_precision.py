@@ -24,6 +24,9 @@ sys.path.insert(0, os.path.join(REPO, "export"))
 from onnx_generator import OnnxGenerator  # noqa: E402  the TF-free deployment kit
 
 FAMILIES = models.names()
+#: the token-sequence families are float32 only (they refuse a mixed policy:
+#: tests/test_text_gans.py)
+MIXED_FAMILIES = [n for n in FAMILIES if models.get_class(n).spec.kind != "token_sequence"]
 
 
 MIXED = ("mixed_float16", "mixed_bfloat16")
@@ -45,7 +48,7 @@ def dataset(images, batch_size=16, name="dcgan"):
 
 
 def trainable(model):
-    return [v.numpy().copy() for v in model.trainable_variables]
+    return [] if model is None else [v.numpy().copy() for v in model.trainable_variables]
 
 
 def changed(before, model):
@@ -82,7 +85,7 @@ def test_check_policy_and_policy_scope():
 # ------------------------------------------------------ every family trains
 @pytest.mark.parametrize("policy, jit", [("mixed_float16", False), ("mixed_bfloat16", True)],
                          ids=["mixed_float16", "mixed_bfloat16-xla"])
-@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES))
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES, names=MIXED_FAMILIES))
 def test_every_family_trains_in_mixed_precision(name, policy, jit, images_8x8):
     """float16 in graph mode; bfloat16 (the fast type on CPUs with AMX) with
     XLA, with the real random draws (latents, InfoGAN's codes, ACGAN's and
@@ -509,7 +512,8 @@ def test_xla_train_step_matches_the_eager_step(name, images_8x8, monkeypatch):
         g0, d0 = trainable(gan.generator), trainable(gan.discriminator)
         history = gan.fit(dataset(images_8x8, name=name).take(2), epochs=1, verbose=0).history
         assert all(np.isfinite(v[0]) for v in history.values())
-        assert changed(g0, gan.generator) and changed(d0, gan.discriminator)
+        assert changed(g0, gan.generator)
+        assert gan.discriminator is None or changed(d0, gan.discriminator)
         runs.append((gan, history))
     (eager, h1), (xla, h2) = runs
     for key in h1:

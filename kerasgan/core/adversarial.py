@@ -462,11 +462,12 @@ class AdversarialModel(keras.Model):
         for ema, model in self.ema_pairs():
             self._ema_step(ema, model)
 
-    def _ema_step(self, ema, model):
-        """One EMA update of ``ema`` towards ``model`` (nothing when ``ema`` is None)."""
+    def _ema_step(self, ema, model, decay=None):
+        """One EMA update of ``ema`` towards ``model`` (nothing when ``ema`` is
+        None), with ``decay`` (default ``ema_decay``; 0 copies the weights)."""
         if ema is None:
             return
-        decay = self.ema_decay
+        decay = self.ema_decay if decay is None else decay
         trainable = {id(v) for v in model.trainable_variables}
         for ema_v, v in zip(ema.weights, model.weights):
             if id(v) in trainable:

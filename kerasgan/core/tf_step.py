@@ -46,10 +46,14 @@ __all__ = [
     "all_gather",
     "assert_in_range",
     "assert_less",
+    "assert_equal",
+    "ensure_shape",
+    "shape_of",
     "assert_non_negative",
     "batch_layout",
     "batch_size",
     "bad_batch_message",
+    "clip_global",
     "conditional_gradients",
     "every",
     "float32",
@@ -112,10 +116,47 @@ def minimize(optimizer, variables, loss_fn, global_batch, *, extra_gradients=Non
     grads = tape.gradient(loss, variables)
     if extra_gradients is not None:
         grads = add_gradients(grads, extra_gradients(aux))
+    grads = clip_global(optimizer, grads)
     optimizer.apply_gradients(zip(grads, variables))
     if ema is not None:
         ema()
     return aux
+
+
+def clip_global(optimizer, grads):
+    """Gradient clipping that means the same on N replicas as on one device.
+
+    Keras clips (``clipnorm``, ``global_clipnorm``, ``clipvalue``) each
+    replica's *local* gradients before it all-reduces them, so a mirrored run
+    clips another vector than one device does on the same global batch. Under
+    a strategy with several replicas this sums the gradients over the
+    replicas first, clips the sum as the optimizer would, and hands the
+    optimizer each replica's 1/N share of it (whose all-reduce gives back the
+    clipped sum; the optimizer's own clipping of a share is then a no-op, as a
+    share is within every bound). One device: the gradients, unchanged.
+    """
+    n = num_replicas()
+    inner = getattr(optimizer, "inner_optimizer", optimizer)
+    global_norm, norm = getattr(inner, "global_clipnorm", None), getattr(inner, "clipnorm", None)
+    value = getattr(inner, "clipvalue", None)
+    if n == 1 or (global_norm is None and norm is None and value is None):
+        return grads
+    if inner is not optimizer:  # loss-scaled gradients: clip after unscaling
+        scale = tf.cast(optimizer.dynamic_scale if optimizer.built else 1.0, tf.float32)
+    else:
+        scale = tf.constant(1.0)
+    dense = [None if g is None else tf.convert_to_tensor(g) for g in grads]
+    total = [None if g is None else global_sum(g) for g in dense]
+    present = [g for g in total if g is not None]
+    unscaled = [g / tf.cast(scale, g.dtype) for g in present]
+    if value is not None:
+        unscaled = [tf.clip_by_value(g, -value, value) for g in unscaled]
+    if norm is not None:
+        unscaled = [tf.clip_by_norm(g, norm) for g in unscaled]
+    if global_norm is not None:
+        unscaled, _ = tf.clip_by_global_norm(unscaled, global_norm)
+    shares = iter([g * tf.cast(scale, g.dtype) / n for g in unscaled])
+    return [None if g is None else next(shares) for g in total]
 
 
 def add_n(tensors):
@@ -216,6 +257,21 @@ def assert_non_negative(x, text):
 def assert_less(x, bound, text):
     """An assertion op: every ``x < bound``, else the input check ``text``."""
     return tf.debugging.assert_less(x, bound, message=input_check(text))
+
+
+def assert_equal(x, y, text):
+    """An assertion op: ``x == y`` everywhere, else the input check ``text``."""
+    return tf.debugging.assert_equal(x, y, message=input_check(text))
+
+
+def shape_of(x, axis):
+    """The dynamic size of ``x`` along ``axis`` (an int32 scalar)."""
+    return tf.shape(x)[axis]
+
+
+def ensure_shape(x, shape):
+    """``x`` with its static shape set to ``shape`` (None: unknown); checked when it runs."""
+    return tf.ensure_shape(x, shape)
 
 
 def guarded(checks, *values):

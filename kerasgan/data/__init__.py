@@ -39,6 +39,7 @@ from kerasgan.data.super_resolution import (
     downscale,
     open_super_resolution,
 )
+from kerasgan.data.text_source import TokenSequenceSource, open_text_source, read_sentences
 from kerasgan.data.sources import (
     BUNDLED_MNIST_DIR,
     IMAGE_EXTENSIONS,
@@ -51,6 +52,9 @@ from kerasgan.data.sources import (
 )
 
 __all__ = [
+    "TokenSequenceSource",
+    "open_text_source",
+    "read_sentences",
     "Source",
     "ImageDataSource",
     "BUNDLED_MNIST_DIR",

@@ -178,7 +178,45 @@ class SuperResolution(BatchKind):
         return source.arrays(0, n)
 
 
-_KINDS = {k.name: k() for k in (Images, LabelledImages, Pairs, Unpaired, SuperResolution)}
+_SEQ_LEN = Option("seq_len", int, None,
+                  "sequence length in tokens (default: the longest sentence + 1)", minimum=1,
+                  metavar="TOKENS")
+_MAX_VOCAB = Option("max_vocab", int, None, "keep at most this many tokens, the most frequent "
+                    "(the 4 special tokens included; default: all)", minimum=5, metavar="TOKENS")
+_MIN_COUNT = Option("min_count", int, 1, "keep tokens seen at least this many times (rarer ones "
+                    "read <unk>)", minimum=1, metavar="N")
+_TRUNCATE = Option("truncate", bool, False,
+                   "cut sentences longer than --seq-len instead of refusing them")
+_VOCABULARY = Option("vocabulary", str, None,
+                     "use this vocabulary.json instead of building one", metavar="FILE")
+
+
+class Sequences(BatchKind):
+    """Token sequences: ``int32`` ``(B, seq_len)`` ids of sentences read by
+    :func:`kerasgan.data.text_source.open_text_source`; the data decide the
+    vocabulary, its size and the length."""
+
+    name = "sequences"
+    options = (_SEQ_LEN, _MAX_VOCAB, _MIN_COUNT, _TRUNCATE, _VOCABULARY)
+
+    def open(self, data, split):
+        from kerasgan.data.text_source import open_text_source
+
+        min_count = data.get("min_count")
+        return open_text_source(
+            data["source"], split=split or "train", seq_len=data.get("seq_len"),
+            vocabulary=data.get("vocabulary"), max_vocab=data.get("max_vocab"),
+            min_count=1 if min_count is None else min_count,
+            on_long="truncate" if data.get("truncate") else "error")
+
+    def model_arguments(self, source, data):
+        vocabulary = source.vocabulary
+        return {"vocab_size": len(vocabulary), "seq_len": source.seq_len,
+                "vocabulary": vocabulary.to_json()}
+
+
+_KINDS = {k.name: k() for k in (Images, LabelledImages, Pairs, Unpaired, SuperResolution,
+                                Sequences)}
 
 
 def batch_kind(name):

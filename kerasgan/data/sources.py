@@ -392,7 +392,13 @@ def _open_npz(path, split, *, resize, channels):
 # --------------------------------------------------------------------------- TFDS
 
 
-def _open_tfds(spec, split, *, resize, channels, data_dir):
+def parse_tfds(spec, split, examples="'tfds:mnist' or 'tfds:cifar10:test'"):
+    """``(name, split)`` of ``tfds:NAME[:VERSION][:SPLIT]`` (``spec`` without
+    ``tfds:``); a split given in ``spec`` wins over ``split``.
+
+    Raises:
+        DataError: no dataset name.
+    """
     parts = spec.split(":")
     name = parts[0].strip()
     rest = parts[1:]
@@ -402,9 +408,17 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
     if rest:
         split = ":".join(rest)  # a split like "train[:10%]" may contain ':'
     if not name:
-        raise DataError(f"'tfds:{spec}' has no dataset name: pass e.g. 'tfds:mnist' or 'tfds:cifar10:test'")
+        raise DataError(f"'tfds:{spec}' has no dataset name: pass e.g. {examples}")
+    return name, split
 
-    import tensorflow as tf
+
+def tfds_builder(name, data_dir=None):
+    """The prepared TFDS builder of ``name`` (image and text sources).
+
+    Raises:
+        DataError: an unknown name (with close matches), or a data set that
+            cannot be prepared here (no network).
+    """
     import tensorflow_datasets as tfds
 
     try:
@@ -433,6 +447,16 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
             f"prepare it with `tfds build {name.split(':')[0]}` on a machine with network and copy it "
             f"(pass data_dir=) or use a local source"
         ) from e
+    return builder
+
+
+def _open_tfds(spec, split, *, resize, channels, data_dir):
+    name, split = parse_tfds(spec, split)
+
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = tfds_builder(name, data_dir)
 
     features = builder.info.features
     image_keys = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]

@@ -1,4 +1,10 @@
-"""The exporters: a GAN's generator to ONNX (tf2onnx) and to a SavedModel."""
+"""The exporters: a GAN's generator to ONNX (tf2onnx) and to a SavedModel.
+
+A token-sequence model (:class:`kerasgan.core.sequence.SequenceGAN`) exports
+its *step network*, ``[token, *states] -> [logits, *next_states]``, with the
+vocabulary and the sampling rule in the metadata; the caller (the deployment
+kit) runs it token by token. See ``docs/export.md``, "Text generators".
+"""
 
 import hashlib
 import json
@@ -14,10 +20,12 @@ import numpy as np
 import tensorflow as tf
 
 from kerasgan import precision
+from kerasgan.core import tf_step
 from kerasgan.core.adversarial import AdversarialModel
 from kerasgan.core.predict import predict
 from kerasgan.images import atomic_write
-from kerasgan.sampling import draw_inputs, infer_input_specs
+from kerasgan.sampling import draw_inputs, infer_input_specs, pick_tokens, sequence_uniforms
+from kerasgan.spec import TOKEN_SEQUENCE
 from kerasgan.version import __version__
 
 #: ONNX opset of exported models (ONNX Runtime >= 1.14 runs it).
@@ -32,7 +40,26 @@ SAVED_MODEL_METADATA = "kerasgan.json"
 FORMAT = "kerasgan-generator/1"
 #: metadata keys whose values are JSON (the rest are plain strings).
 JSON_KEYS = ("latent_dim", "num_classes", "image_shape", "value_range", "inputs", "outputs",
-             "ema", "opset", "scale")
+             "ema", "opset", "scale",
+             # token-sequence exports
+             "vocabulary", "vocab_size", "seq_len", "start_id", "end_id", "pad_id",
+             "state_shapes", "states", "sampling")
+#: how a token-sequence export is sampled (its metadata's ``sampling``): the
+#: seed rule of :func:`kerasgan.sampling.sequence_uniforms` and
+#: :func:`kerasgan.sampling.pick_tokens`, which the deployment kit copies.
+SEQUENCE_SAMPLING = {
+    "rule": "kerasgan-sequence/1",
+    "uniforms": "numpy.random.default_rng(seed).random((n, seq_len)), float64; "
+                "row i for sequence i",
+    "first_token": "start_id",
+    "initial_states": "zeros",
+    "pick": "token t of sequence i: the first id whose cumulative sum of "
+            "softmax(logits / temperature) (float64) exceeds u[i, t] times the total",
+    "decode": "the tokens of the vocabulary up to the first end_id or pad_id, "
+              "joined by single spaces",
+}
+#: temperatures of the token parity check of a token-sequence export.
+SEQUENCE_PARITY_TEMPERATURES = (1.0, 0.5)
 
 
 class ExportError(ValueError):
@@ -46,9 +73,23 @@ class _Target:
     specs: list
     metadata: dict = field(default_factory=dict)
 
+    sequence = False
+
     @property
     def output_name(self):
         return self.metadata["outputs"][0]["name"]
+
+    @property
+    def output_names(self):
+        return [o["name"] for o in self.metadata["outputs"]]
+
+    def doc_string(self):
+        return (
+            f"kerasgan {self.metadata['family']} generator: inputs "
+            + ", ".join(f"{s['name']} {s['dtype']}{[None] + s['shape']}" for s in self.specs)
+            + f"; output images float32 NHWC {[None] + self.metadata['outputs'][0]['shape']} "
+            "in [-1, 1]"
+        )
 
     def tensor_specs(self):
         return tuple(
@@ -66,6 +107,46 @@ class _Target:
     def keras_run(self, inputs):
         x = inputs[0] if len(inputs) == 1 else list(inputs)
         return predict(self.generator, x, batch_size=len(inputs[0]))
+
+
+@dataclass
+class _SequenceTarget(_Target):
+    """A token-sequence generator: the step network ``[token, *states] ->
+    [logits, *next_states]``, run one step at a time."""
+
+    sequence = True
+
+    def function(self):
+        generator, names = self.generator, self.output_names
+
+        def serve(*inputs):
+            outputs = generator(list(inputs), training=False)
+            if not isinstance(outputs, (list, tuple)):
+                outputs = [outputs]
+            return dict(zip(names, outputs))
+
+        return serve
+
+    def keras_run(self, inputs):
+        """One step in Keras (as :meth:`SequenceGAN.generate` runs it):
+        ``[logits, *next_states]`` as float32 numpy arrays."""
+        fn = tf_step.inference_function(self.generator)
+        outputs = fn([tf_step.to_tensor(x) for x in inputs])
+        if not isinstance(outputs, (list, tuple)):
+            outputs = [outputs]
+        return [np.asarray(x, dtype="float32") for x in outputs]
+
+    def doc_string(self):
+        meta = self.metadata
+        return (
+            f"kerasgan {meta['family']} token-sequence step network: inputs "
+            + ", ".join(f"{s['name']} {s['dtype']}{[None] + s['shape']}" for s in self.specs)
+            + f"; outputs logits float32 {[None, meta['vocab_size']]} and the next states "
+            + ", ".join(o["name"] for o in meta["outputs"][1:])
+            + f". Sampled token by token from start id {meta['start_id']} and zero states for "
+            f"{meta['seq_len']} steps by the rule in the metadata's 'sampling'; the vocabulary "
+            "is in its 'vocabulary'."
+        )
 
 
 def weights_sha256(model):
@@ -136,6 +217,9 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
             f"cannot rebuild the {trained_precision} generator in float32 for export "
             f"({type(e).__name__}: {e}): its layers must be serializable"
         ) from e
+    if ours and getattr(getattr(model, "spec", None), "kind", None) == TOKEN_SEQUENCE:
+        return _resolve_sequence(model, generator, specs, family, dataset, ema,
+                                 trained_precision)
     outputs = generator.outputs
     if len(outputs) != 1 or len(outputs[0].shape) != 4:
         shapes = [tuple(o.shape) for o in outputs]
@@ -180,6 +264,51 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
     if ours:  # family-specific facts (a super-resolution scale and content network, say)
         metadata.update(model.export_metadata())
     return _Target(generator, specs, metadata)
+
+
+def _resolve_sequence(model, generator, specs, family, dataset, ema, trained_precision):
+    """The :class:`_SequenceTarget` of a token-sequence model: its (float32)
+    step network, one output per input (logits, then a next state per state),
+    and the metadata: the model's :meth:`export_metadata` (vocabulary,
+    seq_len, start / end / pad ids, state shapes) plus the states and the
+    sampling rule."""
+    inputs, outputs = generator.inputs, generator.outputs
+    vocab_size = int(model.vocab_size)
+    shapes = [tuple(x.shape[1:]) for x in outputs]
+    if (len(outputs) != len(inputs) or len(specs) != len(inputs)
+            or shapes[0] != (vocab_size,)
+            or shapes[1:] != [tuple(x.shape[1:]) for x in inputs[1:]]
+            or "int" not in str(inputs[0].dtype)):
+        raise ExportError(
+            f"the {family} step network must map [token (batch,) int, *states] to "
+            f"[logits (batch, {vocab_size}), *states of the same shapes], got inputs "
+            f"{[tuple(x.shape) for x in inputs]} and outputs {[tuple(x.shape) for x in outputs]}")
+    if any(None in s for s in shapes):
+        raise ExportError(f"the {family} step network has a state of unknown size {shapes}: "
+                          "give its states fixed shapes")
+    states = [{"input": s["name"], "output": f"next_{s['name']}", "shape": list(s["shape"]),
+               "initial": "zeros"} for s in specs[1:]]
+    metadata = {
+        "format": FORMAT,
+        "family": family,
+        "kind": TOKEN_SEQUENCE,
+        "dataset": dataset or "unknown",
+        "inputs": specs,
+        "outputs": [{"name": "logits", "shape": [vocab_size], "dtype": "float32"}]
+        + [{"name": st["output"], "shape": st["shape"], "dtype": "float32",
+            "state": st["input"]} for st in states],
+        "states": states,
+        "sampling": dict(SEQUENCE_SAMPLING),
+        "ema": ema,
+        "trained_precision": trained_precision,
+        "weights_sha256": weights_sha256(generator),
+        "kerasgan_version": __version__,
+        "tensorflow_version": tf.__version__,
+        "keras_version": keras.__version__,
+    }
+    metadata.update(model.export_metadata())  # vocabulary, seq_len, start/end/pad ids...
+    metadata["kind"] = TOKEN_SEQUENCE
+    return _SequenceTarget(generator, specs, metadata)
 
 
 # ------------------------------------------------------------------ parity
@@ -234,6 +363,134 @@ def _parity(target, runners, batch_sizes, atol, seed):
             worst[name] = max(worst[name], diff)
     worst["seed"] = seed
     return worst
+
+
+def _sample_sequences(step, n, meta, state_shapes, u, temperature):
+    """Token ids ``(n, seq_len)`` sampled by ``step`` (``[token, *states] ->
+    [logits, *states]``) under the sequence seed rule, and the logits of each step."""
+    token = np.full((n,), meta["start_id"], np.int32)
+    states = [np.zeros((n, *s), np.float32) for s in state_shapes]
+    ids, logits = np.zeros((n, meta["seq_len"]), np.int32), []
+    for t in range(meta["seq_len"]):
+        outputs = step([token, *states])
+        logits.append(np.asarray(outputs[0], dtype="float32"))
+        states = [np.asarray(x, dtype="float32") for x in outputs[1:]]
+        token = pick_tokens(logits[-1], u[:, t], temperature)
+        ids[:, t] = token
+    return ids, logits
+
+
+def _compare_tokens(name, want, got, logits, u, temperature, atol, seed):
+    """Checks sampled ids ``got`` against Keras's ``want`` (``(n, L)``), given
+    Keras's ``logits`` of each step and the uniforms ``u``: returns the number
+    of sequences that differ at a near tie (``u`` within ``2 * atol /
+    temperature`` of a cumulative-probability boundary between the two
+    tokens, at the first token that differs).
+
+    Raises:
+        ExportError: a sequence differs elsewhere than at a near tie.
+    """
+    ties = 0
+    for row in np.nonzero((got != want).any(axis=1))[0]:
+        t = int(np.argmax(got[row] != want[row]))
+        a, b = sorted((int(want[row, t]), int(got[row, t])))
+        z = np.asarray(logits[t][row], dtype=np.float64) / temperature
+        cdf = np.cumsum(np.exp(z - z.max()))
+        margin = float(np.min(np.abs(cdf[a:b] / cdf[-1] - u[row, t])))
+        if not margin <= 2 * atol / temperature:
+            raise ExportError(
+                f"{name} samples other tokens than Keras for the same seed: sequence {row}, "
+                f"token {t + 1}: {int(got[row, t])} where Keras picks {int(want[row, t])} "
+                f"(temperature {temperature:g}, seed {seed}, {margin:.3g} from a tie): the "
+                "exported model is not faithful; nothing was written")
+        ties += 1
+    return ties
+
+
+def _sequence_parity(target, runners, batch_sizes, atol, seed,
+                     temperatures=SEQUENCE_PARITY_TEMPERATURES):
+    """The parity check of a token-sequence export; raises ExportError on a mismatch.
+
+    1. Logits and states: along a sampled run of ``seq_len`` steps at each
+       batch size (start token, zero states, then Keras's own tokens and
+       states), and once on random tokens and normal states, the same inputs
+       go through Keras and each runner; every output must agree within ``atol``.
+    2. Tokens: each runner samples ``max(batch_sizes)`` sequences on its own
+       (feeding back its own tokens and states) for the seed at each of
+       ``temperatures``; they must be Keras's tokens. The only difference
+       allowed is a *near tie*: at the first token that differs, ``u`` lies
+       within ``2 * atol / temperature`` of a cumulative-probability boundary
+       between the two tokens (what logits within ``atol`` can flip); such
+       sequences are counted, not compared further.
+
+    Returns:
+        ``(parity, tokens)``: ``{runner: max abs difference, "seed": seed}``
+        and ``{"sequences", "temperatures", "near_ties"}``.
+    """
+    if seed is None:
+        seed = int(np.random.SeedSequence().generate_state(1)[0])
+    meta = target.metadata
+    seq_len, vocab_size = meta["seq_len"], meta["vocab_size"]
+    state_shapes = [tuple(s["shape"]) for s in target.specs[1:]]
+    names = target.output_names
+    worst = {name: 0.0 for name in runners}
+
+    def compare(name, got, expected, where):
+        if len(got) != len(expected):
+            raise ExportError(f"{name} returns {len(got)} outputs, Keras {len(expected)}: the "
+                              "export is wrong; please report it")
+        for out, g, e in zip(names, got, expected):
+            g = np.asarray(g, dtype="float32")
+            if g.shape != e.shape:
+                raise ExportError(f"{name} returns {out} of shape {g.shape} at {where}, Keras "
+                                  f"{e.shape}: the export is wrong; please report it")
+            diff = float(np.max(np.abs(g - e))) if e.size else 0.0
+            if not diff <= atol:  # also catches NaN
+                raise ExportError(
+                    f"{name} differs from Keras by {diff:.3g} (max abs) in {out} at {where}, "
+                    f"more than the {atol:g} allowed (input seed {seed}): the exported model "
+                    "is not faithful; nothing was written")
+            worst[name] = max(worst[name], diff)
+
+    # 1. the same tokens and states through Keras and each runner
+    for i, batch in enumerate(batch_sizes):
+        u = sequence_uniforms(batch, seq_len, [seed, i])
+        token = np.full((batch,), meta["start_id"], np.int32)
+        states = [np.zeros((batch, *s), np.float32) for s in state_shapes]
+        for t in range(seq_len):
+            inputs = [token, *states]
+            expected = target.keras_run(inputs)
+            for name, run in runners.items():
+                compare(name, run(inputs), expected, f"step {t + 1} of {seq_len}, batch {batch}")
+            token, states = pick_tokens(expected[0], u[:, t]), expected[1:]
+    rng = np.random.default_rng([seed, len(batch_sizes)])
+    batch = max(batch_sizes)
+    inputs = [rng.integers(0, vocab_size, (batch,)).astype(np.int32)]
+    inputs += [rng.standard_normal((batch, *s)).astype(np.float32) for s in state_shapes]
+    expected = target.keras_run(inputs)
+    for name, run in runners.items():
+        compare(name, run(inputs), expected, f"random tokens and states, batch {batch}")
+
+    # 2. the same tokens for the same seed and temperature
+    ties = 0
+    for j, temperature in enumerate(temperatures):
+        u = sequence_uniforms(batch, seq_len, [seed, 100 + j])
+        want, logits = _sample_sequences(target.keras_run, batch, meta, state_shapes, u,
+                                         temperature)
+        for name, run in runners.items():
+            got, _ = _sample_sequences(run, batch, meta, state_shapes, u, temperature)
+            ties += _compare_tokens(name, want, got, logits, u, temperature, atol, seed)
+    worst["seed"] = seed
+    return worst, {"sequences": batch * len(temperatures),
+                   "temperatures": list(temperatures), "near_ties": ties}
+
+
+def _check_parity(target, runner, name, batch_sizes, atol, seed):
+    """``(parity, token parity)`` of ``runner`` against Keras (token parity:
+    None for an image generator)."""
+    if target.sequence:
+        return _sequence_parity(target, {name: runner}, batch_sizes, atol, seed)
+    return _parity(target, {name: runner}, batch_sizes, atol, seed), None
 
 
 # -------------------------------------------------------------------- ONNX
@@ -296,6 +553,13 @@ def _convert_onnx(target, opset):
             raise _unsupported_error(target, node, opset, tf2onnx.__version__)
     # name the dynamic batch axis (and the height and width of a generator
     # that takes any image size)
+    # the graph's outputs in the metadata's order (tf2onnx sorts them by name)
+    order = {name: i for i, name in enumerate(target.output_names)}
+    outputs = sorted(proto.graph.output, key=lambda o: order.get(o.name, len(order)))
+    if [o.name for o in outputs] != [o.name for o in proto.graph.output]:
+        outputs = [type(o).FromString(o.SerializeToString()) for o in outputs]
+        del proto.graph.output[:]
+        proto.graph.output.extend(outputs)
     for value in list(proto.graph.input) + list(proto.graph.output):
         dims = value.type.tensor_type.shape.dim
         if len(dims):
@@ -313,12 +577,7 @@ def _convert_onnx(target, opset):
         entry.value = json.dumps(value) if key in JSON_KEYS else str(value)
     proto.producer_name = "kerasgan (tf2onnx)"
     proto.producer_version = __version__
-    proto.doc_string = (
-        f"kerasgan {target.metadata['family']} generator: inputs "
-        + ", ".join(f"{s['name']} {s['dtype']}{[None] + s['shape']}" for s in target.specs)
-        + f"; output images float32 NHWC {[None] + target.metadata['outputs'][0]['shape']} "
-        "in [-1, 1]"
-    )
+    proto.doc_string = target.doc_string()
     return proto
 
 
@@ -328,6 +587,17 @@ def _onnx_runner(proto, specs, output_name):
 
     def run(inputs):
         return session.run([output_name], {s["name"]: x for s, x in zip(specs, inputs)})[0]
+
+    return run
+
+
+def _onnx_step_runner(proto, specs, output_names):
+    """A step runner of a token-sequence export: ``inputs -> [logits, *states]``."""
+    _, ort, _ = _import_onnx()
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+
+    def run(inputs):
+        return session.run(list(output_names), {s["name"]: x for s, x in zip(specs, inputs)})
 
     return run
 
@@ -365,6 +635,18 @@ def _saved_model_runner(directory, specs, output_name):
     def run(inputs):
         feed = {s["name"]: tf.constant(x) for s, x in zip(specs, inputs)}
         return signature(**feed)[output_name].numpy()
+
+    return run
+
+
+def _saved_model_step_runner(directory, specs, output_names):
+    """A step runner of a token-sequence SavedModel: ``inputs -> [logits, *states]``."""
+    loaded = tf.saved_model.load(directory)
+    signature = loaded.signatures["serving_default"]
+
+    def run(inputs):
+        result = signature(**{s["name"]: tf.constant(x) for s, x in zip(specs, inputs)})
+        return [result[name].numpy() for name in output_names]
 
     return run
 
@@ -444,9 +726,26 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
             ``"AtoB"`` (``gan.generator``, the default) or ``"BtoA"``
             (``gan.generator_ba``); each exports on its own.
 
+    A token-sequence model (``SequenceGAN``) exports its
+    step network: inputs ``token`` ``(batch,)`` int32 and its states (``h``,
+    ``c``; a relational memory's ``memory``), outputs ``logits`` ``(batch, vocab_size)`` and
+    ``next_<state>`` for each state, with the vocabulary, ``seq_len``, the
+    start / end / pad ids, the states and the sampling rule in the metadata.
+    Its check compares logits and states along sampled runs at each batch
+    size, and the tokens sampled for one seed at temperatures 1.0 and 0.5
+    (see :func:`_sequence_parity`).
+
+    Example:
+        >>> gan = kerasgan.models.get(name, vocab_size=12, seq_len=6, seed=0)  # a text family
+        >>> report = export_onnx(gan, "text.onnx")
+        >>> report["parity"]["onnxruntime"] <= 1e-4
+        True
+
     Returns:
         A report: ``{"path", "format", "metadata", "parity"}`` (``parity`` maps
-        ``"onnxruntime"`` to its max abs difference from Keras, or is None).
+        ``"onnxruntime"`` to its max abs difference from Keras, or is None); a
+        token-sequence export adds ``"token_parity"``: ``{"sequences",
+        "temperatures", "near_ties"}`` (None without the check).
 
     Raises:
         ExportError: a layer uses an op ONNX cannot express (the message names
@@ -455,17 +754,23 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
     _check_args(path, ".onnx")
     target = _resolve(model, family, num_classes, dataset, direction)
     proto = _convert_onnx(target, opset)
-    parity = None
+    parity = tokens = None
     if check:
         _check_onnx(proto)
-        parity = _parity(target, {"onnxruntime": _onnx_runner(proto, target.specs,
-                                                              target.output_name)},
-                         batch_sizes, atol, parity_seed)
+        if target.sequence:
+            runner = _onnx_step_runner(proto, target.specs, target.output_names)
+        else:
+            runner = _onnx_runner(proto, target.specs, target.output_name)
+        parity, tokens = _check_parity(target, runner, "onnxruntime", batch_sizes, atol,
+                                       parity_seed)
     import onnx
 
     atomic_write(path, lambda tmp: onnx.save_model(proto, tmp), suffix=".onnx")
-    return {"path": os.fspath(path), "format": "onnx",
-            "metadata": read_metadata(path), "parity": parity}
+    report = {"path": os.fspath(path), "format": "onnx",
+              "metadata": read_metadata(path), "parity": parity}
+    if target.sequence:
+        report["token_parity"] = tokens
+    return report
 
 
 def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATOL,
@@ -474,7 +779,8 @@ def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATO
     """Exports a generator to a SavedModel folder.
 
     The folder has one signature, ``serving_default`` (also callable as
-    ``.serve``), with the named inputs and the output ``images``, and the
+    ``.serve``), with the named inputs and the output ``images`` (a
+    token-sequence step network: ``logits`` and ``next_<state>``), and the
     metadata in ``kerasgan.json``. Arguments, return value and errors as
     :func:`export_onnx` (the parity runner is ``"saved_model"``).
     """
@@ -484,13 +790,19 @@ def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATO
     def build(tmp):
         _write_saved_model(target, tmp)
         if not check:
-            return None
-        runner = _saved_model_runner(tmp, target.specs, target.output_name)
-        return _parity(target, {"saved_model": runner}, batch_sizes, atol, parity_seed)
+            return None, None
+        if target.sequence:
+            runner = _saved_model_step_runner(tmp, target.specs, target.output_names)
+        else:
+            runner = _saved_model_runner(tmp, target.specs, target.output_name)
+        return _check_parity(target, runner, "saved_model", batch_sizes, atol, parity_seed)
 
-    parity = _atomic_directory(path, build)
-    return {"path": os.fspath(path), "format": "saved_model",
-            "metadata": read_metadata(path), "parity": parity}
+    parity, tokens = _atomic_directory(path, build)
+    report = {"path": os.fspath(path), "format": "saved_model",
+              "metadata": read_metadata(path), "parity": parity}
+    if target.sequence:
+        report["token_parity"] = tokens
+    return report
 
 
 FORMATS = ("onnx", "saved_model")

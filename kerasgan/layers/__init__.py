@@ -39,6 +39,7 @@ from kerasgan.layers.global_batch_dropout import GlobalBatchDropout
 from kerasgan.layers.image_pool import ImagePool
 from kerasgan.layers.reflection_padding_2d import ReflectionPadding2D
 from kerasgan.layers.sub_pixel_upsampling import SubPixelUpsampling
+from kerasgan.layers.text import Highway, RelationalMemory
 from kerasgan.layers.equalized import EqualizedConv2D, EqualizedDense, MinibatchStdDev, PixelNorm
 from kerasgan.layers.spectral_normalization import (
     SNConv2D,
@@ -50,6 +51,8 @@ from kerasgan.layers.spectral_normalization import (
 )
 
 __all__ = [
+    "Highway",
+    "RelationalMemory",
     "SNDense",
     "SNConv2D",
     "SNEmbedding",

@@ -38,3 +38,11 @@ from kerasgan.metrics.stats import (  # noqa: F401
     kernel_inception_distance,
     precision_recall,
 )
+from kerasgan.metrics import oracle, text  # noqa: F401,E402  (text GANs: BLEU, self-BLEU, the synthetic oracle)
+from kerasgan.metrics.oracle import OracleLSTM, nll_oracle  # noqa: F401,E402
+from kerasgan.metrics.text import (  # noqa: F401,E402
+    bleu,
+    bleu_scores,
+    quality_diversity_plot,
+    self_bleu,
+)

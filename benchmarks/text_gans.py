@@ -113,7 +113,7 @@ def main(argv=None):
         samples = model.generate(n, seed=2, temperature=temperature)
         if args.task == "oracle":
             out["nll_oracle"] = oracle.nll(samples.ids)
-            out["nll_test"] = model.nll(test[:n])
+            out["nll_test"] = model.nll(test[:n], temperature=temperature)
         else:
             hyps = [s.split() for s in samples.texts]
             out.update(bleu_scores(hyps, references, orders=(2, 3, 4, 5)))

@@ -340,21 +340,38 @@ def build_parser(argv=()):
     for cmd, text in (("info", "an entry's catalog record"), ("download", "fetch and verify")):
         zp = zsub.add_parser(cmd, help=text)
         zp.add_argument("name")
-    zs = zsub.add_parser("sample", help="a PNG grid from an entry")
+    zs = zsub.add_parser("sample", help="a PNG grid from an entry (text entries: print "
+                                        "sentences)")
     zs.add_argument("name")
-    zs.add_argument("--n", type=_positive("--n"), default=64)
+    zs.add_argument("--n", type=_positive("--n"), default=None,
+                    help="samples (default: 64 images, 20 sentences)")
     zs.add_argument("--seed", type=int, default=0)
-    zs.add_argument("--out", default="grid.png")
+    zs.add_argument("--out", default=None,
+                    help="grid.png by default; text entries: also write the sentences to this "
+                         "text file")
+    zs.add_argument("--temperature", type=float, default=None,
+                    help="text entries: sampling temperature > 0 (default 1.0; lower is more "
+                         "conservative)")
     zs.add_argument("--scale", type=_positive("--scale"), default=1)
     _sample_options(zs)
     ze = zsub.add_parser("export", help="export an entry's generator")
     ze.add_argument("name")
     ze.add_argument("--format", default="onnx", choices=["onnx", "saved_model", "all"])
     ze.add_argument("--out", default="exported")
-    zk = zsub.add_parser("pack", help="write a run's generator as zoo files (maintainers)")
+    zk = zsub.add_parser("pack", help="write a run's generator as zoo files; with --metrics "
+                                      "the whole entry: sample, card, catalog (maintainers)")
     zk.add_argument("run", help="a run folder")
     zk.add_argument("--name", required=True, help="entry name, e.g. FAMILY-DATASET")
     zk.add_argument("--out", default="zoo", help="the zoo folder (default: ./zoo)")
+    zk.add_argument("--metrics", help="metrics.json of `kerasgan evaluate RUN --out`: write the "
+                                      "sample, the card and the catalog entry too")
+    zk.add_argument("--train-seconds", type=float, help="with --metrics: the training's wall time")
+    zk.add_argument("--paper", help="with --metrics: the paper (default: the family's references)")
+    zk.add_argument("--description", default="", help="with --metrics: a paragraph for the card")
+    zk.add_argument("--url", help="with --metrics: published base URL of the files")
+    zk.add_argument("--catalog", help="with --metrics: the catalog to update (default: the "
+                                      "checkout's kerasgan/zoo/catalog.json for its zoo/, else "
+                                      "OUT/catalog.json)")
 
     sub.add_parser("metrics", help="list the registered metrics")
     f = sub.add_parser("families", help="list the registered GAN families")
@@ -785,7 +802,7 @@ def _evaluate_text(args, names):
         results["nll_oracle"] = oracle.nll(samples.ids)
     if "nll_test" in names:
         test = oracle.sample(10000, seed=1) if oracle is not None else references.arrays()
-        results["nll_test"] = model.nll(test)
+        results["nll_test"] = model.nll(test, temperature=temperature)
     about = {"num_gen": n, "seed": args.seed, "temperature": temperature,
              "references": None if references is None else f"{references.name} "
              f"({len(references)} sentences)", "time_s": round(time.time() - t0, 1)}
@@ -847,23 +864,67 @@ def _coded_sampler(gan, codes):
 def _zoo(args):
     import json
 
-    from kerasgan import zoo
+    from kerasgan import models, zoo
+
+    def shape(entry):
+        if "sequence" in entry:
+            seq = entry["sequence"]
+            return (f"sentences of up to {seq['seq_len']} tokens ({seq['vocab_size']:,}-token "
+                    "vocabulary)")
+        return "x".join(map(str, entry["resolution"]))
 
     if args.zoo_command in (None, "list"):
         for name in zoo.list():
             entry = zoo.info(name)
             scores = ", ".join(f"{m['metric']} {m['value']:.4g}" for m in entry["metrics"])
-            print(f"{name}: {entry['family']} {'x'.join(map(str, entry['resolution']))} "
+            print(f"{name}: {entry['family']} {shape(entry)} "
                   f"on {entry['dataset']['name']}; {scores}")
     elif args.zoo_command == "info":
         print(json.dumps(zoo.info(args.name), indent=2, sort_keys=True))
     elif args.zoo_command == "download":
-        print(zoo.download(args.name))
+        for role in zoo.info(args.name)["files"]:
+            print(zoo.download(args.name, role=role))
     elif args.zoo_command == "sample":
-        _check_png_out(args.out)
-        _check_count(args.n)
-        count = _write_samples(zoo.from_preset(args.name), args, args.name)
-        print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
+        entry = zoo.info(args.name)
+        if models.get_class(entry["family"]).spec.kind != TOKEN_SEQUENCE:
+            if args.temperature is not None:
+                raise CLIError(f"--temperature applies to text entries, not {args.name} (a "
+                               f"{entry['family']})")
+            args.out = args.out or "grid.png"
+            args.n = args.n or 64
+            _check_png_out(args.out)
+            _check_count(args.n)
+            count = _write_samples(zoo.from_preset(args.name), args, args.name)
+            print(f"kerasgan: wrote {count} samples of {args.name} to {args.out}")
+            return
+        # a text entry: print the sentences (and write them to --out)
+        for flag, value in (("--label", args.label), ("--truncation-psi", args.truncation_psi),
+                            ("--scale", None if args.scale == 1 else args.scale)):
+            if value is not None:
+                raise CLIError(f"{flag} does not apply to {args.name} (a {entry['family']} text "
+                               "entry)")
+        if args.out is not None and (str(args.out).lower().endswith(".png")
+                                     or os.path.isdir(args.out)):
+            raise CLIError(f"--out {args.out}: {args.name} writes sentences: pass a text file "
+                           "path, e.g. sentences.txt")
+        n = args.n or 20
+        _check_count(n)
+        temperature = 1.0 if args.temperature is None else args.temperature
+        _check_temperature(temperature)
+        texts = zoo.from_preset(args.name).generate(n, seed=args.seed,
+                                                    temperature=temperature).texts
+        if args.out is not None:
+            from kerasgan.images import atomic_write
+
+            def write(tmp):
+                with open(tmp, "w", encoding="utf-8") as f:
+                    f.write("\n".join(texts) + "\n")
+
+            atomic_write(args.out, write)
+        print("\n".join(texts), flush=True)
+        where = f" to {args.out}" if args.out is not None else ""
+        print(f"kerasgan: {len(texts)} sentences of {args.name} (seed {args.seed}, temperature "
+              f"{temperature:g}){' written' + where if where else ''}", file=sys.stderr)
     elif args.zoo_command == "export":
         from kerasgan import export
 
@@ -874,7 +935,36 @@ def _zoo(args):
                                              dataset=entry["dataset"]["name"]):
             print(f"kerasgan: wrote {report['path']}")
     elif args.zoo_command == "pack":
-        print(json.dumps(zoo.pack(args.run, args.name, args.out), indent=2))
+        if args.metrics is None:
+            extra = [f for f, v in (("--train-seconds", args.train_seconds),
+                                    ("--paper", args.paper), ("--url", args.url),
+                                    ("--catalog", args.catalog),
+                                    ("--description", args.description or None)) if v is not None]
+            if extra:
+                raise CLIError(f"{', '.join(extra)} describe the catalog entry: pass --metrics "
+                               "too (the metrics.json of `kerasgan evaluate RUN --out`)")
+            print(json.dumps(zoo.pack(args.run, args.name, args.out), indent=2))
+            return
+        if args.train_seconds is None:
+            raise CLIError("--metrics writes the catalog entry: pass --train-seconds too, the "
+                           "training's wall time")
+        from kerasgan.zoo.entry import build_entry, catalog_for
+
+        if not os.path.isfile(args.metrics):
+            raise CLIError(f"--metrics {args.metrics} does not exist: write it with `kerasgan "
+                           f"evaluate {args.run} --metrics ... --out {args.metrics}`")
+        entry = build_entry(args.run, args.name, args.metrics, args.train_seconds,
+                            paper=args.paper, description=args.description, url=args.url,
+                            zoo_dir=args.out, catalog_path=args.catalog,
+                            command="kerasgan zoo pack")
+        catalog = args.catalog or catalog_for(args.out)
+        for spec in entry["files"].values():
+            print(f"kerasgan: wrote {os.path.join(args.out, spec['path'])} (sha256 "
+                  f"{spec['sha256']})")
+        sample = "samples.txt" if "sequence" in entry else "samples.png"
+        print(f"kerasgan: wrote {os.path.join(args.out, args.name, sample)}, "
+              f"{os.path.join(args.out, args.name, 'README.md')} and entry {args.name!r} of "
+              f"{catalog}")
 
 
 # ------------------------------------------------------------ main

@@ -525,12 +525,28 @@ def check_compatible(run_dir, new, old):
         )
     for key in RESUME_KEYS:
         default = _SETTING_DEFAULTS.get(key)
-        if old.get(key, default) != new.get(key, default):
+        there, here = old.get(key, default), new.get(key, default)
+        if there != here:
+            if isinstance(there, dict) and isinstance(here, dict):  # name the entries that differ
+                names = sorted(k for k in set(there) | set(here) if there.get(k) != here.get(k))
+                there = {k: _short(there.get(k)) for k in names}
+                here = {k: _short(here.get(k)) for k in names}
             raise RunError(
-                f"{run_dir} holds a run made with other settings ({key}: {old.get(key)!r} "
-                f"there, {new.get(key)!r} now): repeat its command (see {RUN_FILE}) or "
+                f"{run_dir} holds a run made with other settings ({key}: {there!r} "
+                f"there, {here!r} now): repeat its command (see {RUN_FILE}) or "
                 "choose another --out"
             )
+
+
+def _short(value):
+    """A setting for a message: a vocabulary (or another long value) as a summary."""
+    if isinstance(value, dict) and "tokens" in value:
+        from kerasgan.vocabulary import Vocabulary
+
+        vocab = Vocabulary.from_json(value)
+        return f"<vocabulary of {len(vocab)} tokens, sha256 {vocab.fingerprint[:12]}>"
+    text = repr(value)
+    return value if len(text) <= 80 else text[:77] + "..."
 
 
 def train(run_config, run_dir, source, strategy="auto", verbose="auto",

@@ -203,7 +203,12 @@ def test_cli_trains_samples_and_scores_a_text_run(tmp_path):
     assert set(scores) == {f"{m}{n}" for m in ("bleu", "self_bleu") for n in (2, 3, 4, 5)}
     assert all(0 <= v <= 1 for v in scores.values())
 
+    other = tmp_path / "other.txt"
+    other.write_text("zebras graze in a field\n" * 8, encoding="utf-8")
     for args, message in (
+            (("train", "mle", "--data", str(other), "--epochs", "2", "--batch-size", "8",
+              "--embedding-dim", "8", "--hidden-dim", "8", "--out", str(out)),
+             "'vocabulary': '<vocabulary of 24 tokens, sha256"),
             (("sample", str(out), "--temperature", "0"), "--temperature must be a number > 0"),
             (("evaluate", str(out), "--metrics", "nll_oracle"), "nll_oracle needs --oracle"),
             (("sample", str(out), "--label", "1"), "--label does not apply")):

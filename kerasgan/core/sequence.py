@@ -267,10 +267,12 @@ class SequenceGAN(AdversarialModel):
                 out[start:start + rows, t] = token
         return GeneratedText(out, [self.vocabulary.decode(row) for row in out])
 
-    def nll(self, tokens, batch_size=256):
+    def nll(self, tokens, batch_size=256, temperature=1.0):
         """The generator's mean negative log-likelihood per token of
         ``tokens`` (``(N, seq_len)`` ids): NLL-test when they are held-out
-        data (nats)."""
+        data (nats). ``temperature``: of the distribution sampling at that
+        temperature draws from (``softmax(logits / temperature)``)."""
+        temperature = check_temperature(temperature)
         tokens = np.asarray(tokens)
         if tokens.ndim != 2 or tokens.shape[1] != self.seq_len:
             raise ValueError(f"tokens must be (N, {self.seq_len}) ids, got shape {tokens.shape}")
@@ -280,5 +282,6 @@ class SequenceGAN(AdversarialModel):
         total = 0.0
         for start in range(0, len(tokens), batch_size):
             total += float(np.sum(np.asarray(fn(tf_step.to_tensor(
-                tokens[start:start + batch_size].astype(np.int32))))))
+                tokens[start:start + batch_size].astype(np.int32)),
+                tf_step.to_tensor(np.float32(temperature))))))
         return total / max(1, len(tokens))

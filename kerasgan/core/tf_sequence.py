@@ -136,8 +136,9 @@ _NLL_FNS = {}
 
 
 def nll_function(step_net, start_id):
-    """``tokens (B, L) -> per-sequence mean NLL per token`` as a ``tf.function``
-    (cached per network), callable in the cross-replica context."""
+    """``(tokens (B, L), temperature) -> per-sequence mean NLL per token`` (of
+    ``softmax(logits / temperature)``) as a ``tf.function`` (cached per
+    network), callable in the cross-replica context."""
     import weakref
 
     key = (id(step_net), start_id)
@@ -146,8 +147,8 @@ def nll_function(step_net, start_id):
         return found[1]
     ref = weakref.ref(step_net)
 
-    def nll(tokens):
-        logits = teacher_forced(ref(), tokens, start_id, training=False)
+    def nll(tokens, temperature):
+        logits = teacher_forced(ref(), tokens, start_id, training=False) / temperature
         ce = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=tokens, logits=logits)
         return tf.reduce_mean(ce, axis=-1)
 

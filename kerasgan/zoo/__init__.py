@@ -6,13 +6,16 @@
     gen = kerasgan.zoo.load(name)                         # a Keras generator
     kerasgan.zoo.info(name)                               # family, data, metrics, recipe
     gan = kerasgan.zoo.from_preset(name)                  # the GAN, generator pretrained
+    gan.generate(10, seed=0, temperature=0.8).texts       # a text entry: sentences
 
 Files come from, in order: ``$KERASGAN_ZOO_URL`` (an ``https://``, ``http://``,
 ``file://`` URL or a folder), the ``zoo/`` folder of a source checkout, and the
 entry's published URL; they are verified against the catalog's sha256 before
 anything loads them, and cached under ``$KERAS_HOME/kerasgan/zoo`` (or
-``~/.keras/kerasgan/zoo``). Only ``.weights.h5`` / ``.keras`` files, no pickle.
-See ``docs/zoo.md``.
+``~/.keras/kerasgan/zoo``). Only ``.weights.h5`` / ``.keras`` files (and a
+text entry's ``vocabulary.json``, read as data), no pickle. Maintainers turn an
+evaluated run into an entry with :func:`build_entry` (``kerasgan zoo pack RUN
+--name NAME --metrics M.json --train-seconds S``). See ``docs/zoo.md``.
 """
 
 from kerasgan.zoo.api import (  # noqa: F401
@@ -27,6 +30,7 @@ from kerasgan.zoo.api import (  # noqa: F401
 )
 from kerasgan.zoo.catalog import CatalogError, load_catalog, validate_catalog  # noqa: F401
 from kerasgan.zoo.download import ZooDownloadError  # noqa: F401
+from kerasgan.zoo.entry import build_entry  # noqa: F401
 from kerasgan.core import register_preset_loader as _register_preset_loader
 
 # ``SomeFamily.from_preset(name)`` goes through this loader: the core sits below

@@ -68,7 +68,10 @@ def from_preset(name, cls=None, progress=True):
     """The GAN of entry ``name`` with its pretrained generator weights.
 
     The discriminator is freshly initialised (the zoo ships generators); the
-    generator weights are loaded into ``generator`` (and the EMA copy).
+    generator weights are loaded into ``generator`` (and the EMA copy). A
+    token-sequence entry's vocabulary (its ``vocabulary`` file, sha256-verified
+    like the weights) goes into the model's config, so ``generate(n, seed,
+    temperature)`` decodes sentences.
     """
     from kerasgan import models
 
@@ -76,8 +79,14 @@ def from_preset(name, cls=None, progress=True):
     family_cls = models.get_class(entry["family"])
     if cls is not None and not issubclass(family_cls, cls):
         raise ValueError(f"zoo entry {name!r} is a {entry['family']} model, not a {cls.__name__}")
+    config = entry["config"]
+    if "vocabulary" in entry["files"]:
+        from kerasgan.vocabulary import Vocabulary
+
+        config["vocabulary"] = Vocabulary.load(
+            download(name, role="vocabulary", progress=progress)).to_json()
     path = download(name, progress=progress)
-    gan = family_cls(**entry["config"])
+    gan = family_cls(**config)
     gan.generator.load_weights(path)
     if gan.ema_generator is not None:
         gan.ema_generator.set_weights(gan.generator.get_weights())
@@ -86,14 +95,40 @@ def from_preset(name, cls=None, progress=True):
 
 def load(name, progress=True):
     """The pretrained generator of entry ``name``: a Keras model (``z`` -> images
-    in [-1, 1]), downloaded once, sha256-verified and cached."""
+    in [-1, 1]), downloaded once, sha256-verified and cached.
+
+    A token-sequence entry's generator is its step network (``[token, *state]
+    -> [logits, *state]``); for sentences use :func:`from_preset`, whose
+    ``generate(n, seed, temperature)`` samples and decodes them."""
     return from_preset(name, progress=progress).generator
+
+
+def load_packable(run):
+    """The model of a finished run folder (its ``gan.keras``) or a ``.keras`` file.
+
+    Raises:
+        CatalogError: no such file.
+    """
+    import keras
+
+    path = os.fspath(run)
+    if os.path.isdir(path):
+        path = os.path.join(path, "gan.keras")
+    if not os.path.isfile(path):
+        raise CatalogError(f"{path} not found: pack a finished run (its gan.keras) or a "
+                           ".keras file")
+    return keras.saving.load_model(path)
 
 
 def pack(run, name, out_dir="zoo"):
     """Writes a trained generator (the EMA one when kept) as
     ``OUT_DIR/NAME/generator.weights.h5`` and returns its catalog ``files`` record
-    (path, sha256, size). The maintainer's step between training and the catalog.
+    (path, sha256, size). The maintainer's step between training and the catalog
+    (:func:`kerasgan.zoo.entry.build_entry` adds the samples, the card and the
+    catalog entry).
+
+    A token-sequence model's vocabulary is written beside it as
+    ``OUT_DIR/NAME/vocabulary.json`` (the ``vocabulary`` file of the record).
 
     Args:
         run: a finished run folder (its ``gan.keras``), a ``.keras`` file, or a
@@ -101,23 +136,26 @@ def pack(run, name, out_dir="zoo"):
         name: the entry name.
         out_dir: the zoo folder.
     """
-    import keras
-
     from kerasgan.images import atomic_write
 
     check_name(name)
-    gan = run
-    if isinstance(run, (str, os.PathLike)):
-        path = os.fspath(run)
-        if os.path.isdir(path):
-            path = os.path.join(path, "gan.keras")
-        if not os.path.isfile(path):
-            raise CatalogError(f"{path} not found: pack a finished run (its gan.keras) or a "
-                               ".keras file")
-        gan = keras.saving.load_model(path)
+    gan = load_packable(run) if isinstance(run, (str, os.PathLike)) else run
     generator = getattr(gan, "sampling_generator", gan)
     relpath = f"{name}/generator.weights.h5"
     path = os.path.join(out_dir, relpath)
     atomic_write(path, generator.save_weights, suffix=".weights.h5")
-    return {"generator": {"path": relpath, "sha256": file_sha256(path),
-                          "size": os.path.getsize(path)}}
+    files = {"generator": relpath}
+    vocabulary = getattr(gan, "vocabulary", None)
+    if vocabulary is not None and hasattr(vocabulary, "to_json"):
+        import json
+
+        files["vocabulary"] = f"{name}/vocabulary.json"
+
+        def write_vocabulary(tmp):  # the format of Vocabulary.save / Vocabulary.load
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(vocabulary.to_json(), f, ensure_ascii=False)
+
+        atomic_write(os.path.join(out_dir, files["vocabulary"]), write_vocabulary)
+    return {role: {"path": rel, "sha256": file_sha256(os.path.join(out_dir, rel)),
+                   "size": os.path.getsize(os.path.join(out_dir, rel))}
+            for role, rel in files.items()}

@@ -27,8 +27,9 @@ What it guarantees:
 - two processes fetching the same file serialise on an exclusive
   :func:`fcntl.flock` of ``<cache>/<relpath>.lock``: the second finds the
   verified file and returns it;
-- only ``.keras`` and ``.weights.h5`` files under plain relative paths are
-  accepted: the zoo ships no pickles and nothing that executes on load.
+- only ``.keras`` and ``.weights.h5`` files (and ``.json``: a text entry's
+  vocabulary, read as data) under plain relative paths are accepted: the zoo
+  ships no pickles and nothing that executes on load.
 
 Only the standard library is used, so this module also runs where TensorFlow
 is not installed.

@@ -64,7 +64,7 @@ def packed(tmp_path_factory):
 
 
 @pytest.fixture
-def test_zoo(packed, tmp_path, monkeypatch):
+def packed_zoo(packed, tmp_path, monkeypatch):
     """The zoo pointed at the test's folder: its catalog, files from
     ``KERASGAN_ZOO_URL`` (no checkout, no network), a private cache."""
     _, zoo_dir = packed
@@ -121,7 +121,7 @@ def test_pack_writes_a_text_entry(packed, trained):
     assert "A tiny test entry." in card and "samples.txt" in card
 
 
-def test_from_preset_samples_what_the_run_samples(test_zoo, trained, tmp_path):
+def test_from_preset_samples_what_the_run_samples(packed_zoo, trained, tmp_path):
     gan = models.MLE.from_preset(NAME, progress=False)
     assert type(gan) is models.MLE and gan.vocabulary == trained.vocabulary
     for seed, temperature in ((0, 1.0), (3, 0.7)):
@@ -139,7 +139,7 @@ def test_from_preset_samples_what_the_run_samples(test_zoo, trained, tmp_path):
         trained.generate(4, seed=5).texts
 
 
-def test_zoo_sample_prints_the_sentences(test_zoo, trained, tmp_path, capsys):
+def test_zoo_sample_prints_the_sentences(packed_zoo, trained, tmp_path, capsys):
     out = tmp_path / "sentences.txt"
     assert cli.main(["zoo", "sample", NAME, "--n", "5", "--seed", "1", "--temperature", "0.8",
                      "--out", str(out)]) == 0
@@ -161,7 +161,7 @@ def test_zoo_sample_prints_the_sentences(test_zoo, trained, tmp_path, capsys):
     assert not (tmp_path / "x.png").exists()
 
 
-def test_zoo_list_info_download_export_of_a_text_entry(test_zoo, trained, tmp_path, capsys):
+def test_zoo_list_info_download_export_of_a_text_entry(packed_zoo, trained, tmp_path, capsys):
     assert cli.main(["zoo", "list"]) == 0
     assert (f"{NAME}: mle sentences of up to {trained.seq_len} tokens ({trained.vocab_size}-token "
             "vocabulary) on captions.txt; bleu2") in capsys.readouterr().out

@@ -5,8 +5,8 @@ every entry's recipe, behind ``kerasgan zoo pack RUN --name NAME --metrics
 M.json --train-seconds S`` and ``python zoo/build_entry.py``.
 
 Example:
-    >>> entry = build_entry("runs/mle-coco", "mle-coco", "runs/mle-coco/metrics.json",
-    ...                     train_seconds=3600)            # zoo/mle-coco/, the catalog
+    >>> entry = build_entry("runs/captions", "captions-coco", "runs/captions/metrics.json",
+    ...                     train_seconds=3600)            # zoo/captions-coco/, the catalog
 """
 
 import json

@@ -327,7 +327,7 @@ def write_backup(gan, directory, epoch, step_in_epoch, steps_per_epoch, keep=KEE
     weights (group ``kerasgan_backup``), so weights and progress can never
     disagree. Returns its path.
     """
-    step = int(gan.g_optimizer.iterations.numpy())
+    step = gan.training_steps()
     state = {
         "step": step,
         "epoch": int(epoch),
@@ -389,9 +389,9 @@ def load_backup(gan, directory, strategy=None):
             if state["step"] != step:
                 raise RunError(f"backup {path} holds step {state['step']}, not {step}")
             gan.load_weights(path)
-            if int(gan.g_optimizer.iterations.numpy()) != step:
+            if gan.training_steps() != step:
                 raise RunError(f"backup {path} restores step "
-                               f"{int(gan.g_optimizer.iterations.numpy())}, not {step}")
+                               f"{gan.training_steps()}, not {step}")
             break
         except (RunError, ValueError, OSError, KeyError) as e:
             problems.append(f"{os.path.basename(path)}: {e}")
@@ -439,7 +439,7 @@ def latest_backup_step(run_dir):
 
 
 class Backup(keras.callbacks.Callback):
-    """Backs up the whole training state every ``every`` generator steps and at
+    """Backs up the whole training state every ``every`` training steps and at
     the end of every epoch (see :func:`write_backup`).
 
     ``steps_per_epoch`` and the epoch's first step turn the global step into an
@@ -456,7 +456,7 @@ class Backup(keras.callbacks.Callback):
         self._last = None
 
     def _save(self):
-        step = int(self.model.g_optimizer.iterations.numpy())
+        step = self.model.training_steps()
         if step == self._last:
             return
         epoch, in_epoch = divmod(step, self.steps_per_epoch)
@@ -464,7 +464,7 @@ class Backup(keras.callbacks.Callback):
         self._last = step
 
     def on_train_batch_end(self, batch, logs=None):
-        step = int(self.model.g_optimizer.iterations.numpy())
+        step = self.model.training_steps()
         if self.every and step % self.every == 0:
             self._save()
         if self.sigterm is not None and self.sigterm.raised:

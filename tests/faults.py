@@ -4,7 +4,7 @@
     python tests/faults.py kill-in-backup N -- train dcgan ...
     python tests/faults.py sigterm-at-step N -- train dcgan ...
 
-- ``kill-at-step N``: the process SIGKILLs itself at the end of generator step
+- ``kill-at-step N``: the process SIGKILLs itself at the end of training step
   ``N``, before that step's backup (if any) is written: a preemption mid-epoch.
 - ``kill-in-backup N``: the ``N``-th backup write puts half a file (random
   bytes) at its temporary name and the process SIGKILLs itself before the
@@ -38,7 +38,7 @@ def main(argv):
 
         class KillAtStep(keras.callbacks.Callback):
             def on_train_batch_end(self, batch, logs=None):
-                if int(self.model.g_optimizer.iterations.numpy()) == n:
+                if self.model.training_steps() == n:
                     os.kill(os.getpid(), sig)
 
         train = runs.train

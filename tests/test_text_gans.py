@@ -214,3 +214,40 @@ def test_cli_trains_samples_and_scores_a_text_run(tmp_path):
             (("sample", str(out), "--label", "1"), "--label does not apply")):
         proc = _cli(*args, cwd=tmp_path)
         assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+@pytest.mark.slow
+def test_a_killed_seqgan_run_resumes_inside_discriminator_pre_training(tmp_path):
+    """Run folders count a text family's steps over its phases (not generator
+    updates, which discriminator pre-training has none of): SIGKILL at step 4,
+    inside ``pretrain_d``, and the same command again ends with the weights of
+    an uninterrupted run."""
+    data = tmp_path / "captions.txt"
+    data.write_text("\n".join(CAPTIONS) + "\n", encoding="utf-8")
+    args = ["train", "seqgan", "--data", str(data), "--epochs", "2", "--batch-size", "8",
+            "--embedding-dim", "8", "--hidden-dim", "8", "--pretrain-steps", "2",
+            "--pretrain-d-steps", "3", "--rollouts", "2", "--d-embedding-dim", "4",
+            "--filter-sizes", "1,2", "--num-filters", "4,4", "--backup-every", "1", "--quiet"]
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+
+    def cli(out, fault=None):
+        head = [os.path.join(REPO, "tests", "faults.py"), fault, "4", "--"] if fault else \
+            ["-m", "kerasgan.cli"]
+        return subprocess.run([sys.executable, *head, *args, "--out", str(out)], env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    assert cli(reference).returncode == 0
+    killed = cli(resumed, "kill-at-step")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    from kerasgan import run as runs
+
+    assert runs.list_backups(resumed / "backup")[0][0] == 3  # steps 0-1 likelihood, 2-4 pretrain_d
+    again = cli(resumed)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "(step 3)" in again.stderr
+    a = keras.saving.load_model(str(reference / "gan.keras"))
+    b = keras.saving.load_model(str(resumed / "gan.keras"))
+    assert int(a.steps_done.numpy()) == int(b.steps_done.numpy()) == 6
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-6, err_msg=x.path)

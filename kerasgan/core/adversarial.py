@@ -348,6 +348,13 @@ class AdversarialModel(keras.Model):
             self.g_optimizer.build(self.generator_trainable_variables())
             self.d_optimizer.build(self.discriminator_trainable_variables())
 
+    def training_steps(self):
+        """Training steps taken (a Python int): what run folders back up and
+        resume by. The generator optimizer's ``iterations`` (one generator
+        update per step); a kind whose steps do not all update the generator
+        (a token-sequence family's discriminator pre-training) counts its own."""
+        return int(self.g_optimizer.iterations.numpy())
+
     def networks(self):
         """The two players' networks whose precision decides loss scaling."""
         return self.generator, self.discriminator

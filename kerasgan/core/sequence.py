@@ -126,6 +126,10 @@ class SequenceGAN(AdversarialModel):
             step -= steps
         return self.phases()[-1][0]
 
+    def training_steps(self):
+        """Steps taken over all phases (``steps_done``)."""
+        return int(self.steps_done.numpy())
+
     @property
     def phase(self):
         """The phase the next training step runs."""

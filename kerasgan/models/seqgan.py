@@ -17,8 +17,12 @@ from kerasgan.utils import check_int, check_number
 
 def _ints(value, name):
     """A tuple of positive ints from a list or a comma-separated string."""
-    if isinstance(value, str):
-        value = [v for v in value.replace(" ", "").split(",") if v]
+    if isinstance(value, str):  # the command line's "1,2,3"
+        parts = [v for v in value.replace(" ", "").split(",") if v]
+        if not parts or not all(p.isdigit() for p in parts):
+            raise ValueError(f"{name} must be positive integers separated by commas, e.g. "
+                             f"2,3,4, got {value!r}")
+        value = [int(p) for p in parts]
     return tuple(check_int(v, name, 1) for v in value)
 
 

@@ -15,7 +15,7 @@ from kerasgan.zoo.catalog import CatalogError, validate_catalog
 
 from conftest import REPO
 
-REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist", "cgan-mnist", "acgan-mnist", "lsgan-mnist",
+REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist", "cgan-mnist", "acgan-mnist", "lsgan-mnist", "mle-coco", "relgan-coco",
                     "infogan-mnist", "sngan-cifar10")
 
 

@@ -20,7 +20,9 @@ def _train(strategy, name, images, **overrides):
         keras.utils.set_random_seed(5)  # same initial weights in both runs
         gan = models.get(name, **config)
         gan.compile()
-    data = images if gan.spec.batch == "images" else family_data(name, images)
+    data = (family_data(name, images)
+            if gan.num_classes or gan.image_conditioned or gan.spec.batch == "sequences"
+            else images)
     ds = tf.data.Dataset.from_tensor_slices(data).batch(GLOBAL_BATCH, drop_remainder=True)
     history = gan.fit(ds.take(STEPS), epochs=1, verbose=0)
     return gan, history.history

@@ -392,6 +392,26 @@ def _open_npz(path, split, *, resize, channels):
 # --------------------------------------------------------------------------- TFDS
 
 
+def source_text(source, split, forms):
+    """``source`` (a string or path) as a non-empty string, with ``split``
+    checked; ``forms`` says what a source may be (image and text sources).
+
+    Raises:
+        DataError: another type, an empty string, or a bad split.
+    """
+    if not isinstance(source, (str, os.PathLike)):
+        raise DataError(f"data source must be a string or path, got {type(source).__name__}: {forms}")
+    text = os.fspath(source)
+    if isinstance(text, bytes):
+        text = os.fsdecode(text)
+    if not text.strip():
+        # "" would otherwise resolve to the current folder and open it as an image folder
+        raise DataError(f"data source {text!r} is empty: {forms}")
+    if not isinstance(split, str) or not split:
+        raise DataError(f"split must be a non-empty string, got {split!r}: pass e.g. split='train'")
+    return text
+
+
 def parse_tfds(spec, split, examples="'tfds:mnist' or 'tfds:cifar10:test'"):
     """``(name, split)`` of ``tfds:NAME[:VERSION][:SPLIT]`` (``spec`` without
     ``tfds:``); a split given in ``spec`` wins over ``split``.
@@ -598,16 +618,7 @@ def open_source(source, *, split="train", resize=None, channels=None, data_dir=N
             num_classes=source.num_classes,
             class_names=source.class_names,
         )
-    if not isinstance(source, (str, os.PathLike)):
-        raise DataError(f"data source must be a string or path, got {type(source).__name__}: {_VALID_FORMS}")
-    text = os.fspath(source)
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    if not text.strip():
-        # "" would otherwise resolve to the current folder and open it as an image folder
-        raise DataError(f"data source {text!r} is empty: {_VALID_FORMS}")
-    if not isinstance(split, str) or not split:
-        raise DataError(f"split must be a non-empty string, got {split!r}: pass e.g. split='train'")
+    text = source_text(source, split, _VALID_FORMS)
 
     if text == "mnist-10k":
         src = _open_idx(

@@ -539,17 +539,9 @@ def open_text_source(source, split="train", seq_len=None, vocabulary=None, max_v
     """
     if isinstance(source, TokenSequenceSource):
         return source
-    if not isinstance(source, (str, os.PathLike)):
-        raise DataError(f"data source must be a string or path, got {type(source).__name__}: "
-                        f"{_VALID_FORMS}")
-    text = os.fspath(source)
-    if isinstance(text, bytes):
-        text = os.fsdecode(text)
-    if not text.strip():
-        raise DataError(f"data source {text!r} is empty: {_VALID_FORMS}")
-    if not isinstance(split, str) or not split:
-        raise DataError(f"split must be a non-empty string, got {split!r}: pass e.g. "
-                        "split='train'")
+    from kerasgan.data.sources import source_text
+
+    text = source_text(source, split, _VALID_FORMS)
     if on_long not in _ON_LONG:
         raise DataError(f"on_long must be 'error' or 'truncate', got {on_long!r}")
     if seq_len is not None:

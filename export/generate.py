@@ -7,6 +7,17 @@
     python export/generate.py cgan.onnx --n 10 --seed 0 --label 7 --out sevens.png
     python export/generate.py dcgan.onnx --info          # print the model's metadata
 
+A translator takes images (``--inputs``: a ``.npy`` of NHWC images, uint8 or
+float in [-1, 1], or one image file); a DRIT translator draws ``--attributes N``
+random attributes per input, or takes a reference image's (``--reference`` with
+``--attribute-encoder``, the ``_attribute_encoder.onnx`` exported beside it).
+The grid has one row per input: the input, then its translations::
+
+    python export/generate.py cyclegan.onnx --inputs photos.npy --out maps.png
+    python export/generate.py drit.onnx --inputs cats.npy --attributes 5 --seed 0 --out dogs.png
+    python export/generate.py drit.onnx --inputs cats.npy --reference dog.png \
+        --attribute-encoder drit_attribute_encoder.onnx --out styled.png
+
 A text model prints its sentences, one a line (``--out FILE`` also writes them
 there, ``--npy`` the token ids)::
 
@@ -75,6 +86,14 @@ def build_parser():
     p.add_argument("--threads", type=_int("--threads", 1), default=None,
                    help="ONNX Runtime intra-op threads")
     p.add_argument("--info", action="store_true", help="print the model's metadata and exit")
+    p.add_argument("--inputs", default=None, help="images to translate (a translator): a .npy "
+                   "of NHWC images (uint8, or float in [-1, 1]) or one image file")
+    p.add_argument("--attributes", type=_int("--attributes", 1), default=None,
+                   help="a DRIT translator: random attributes per input (default 1)")
+    p.add_argument("--reference", default=None, help="a DRIT translator: target-domain "
+                   "image(s) whose attribute to use (.npy or an image file)")
+    p.add_argument("--attribute-encoder", default=None, help="the attribute encoder .onnx "
+                   "exported beside the translator (with --reference)")
     return p
 
 
@@ -93,6 +112,11 @@ def main(argv=None):
             raise ValueError(f"--out must be a .png file, got {args.out}")
         if args.temperature is not None:
             raise ValueError(f"{gen.family} makes images: drop --temperature (text models only)")
+        if args.inputs is not None:
+            return _translate(gen, args)
+        for flag in ("attributes", "reference", "attribute_encoder"):
+            if getattr(args, flag) is not None:
+                raise ValueError(f"--{flag.replace('_', '-')} applies with --inputs (translators)")
         args.n = 64 if args.n is None else args.n
         args.scale = 1 if args.scale is None else args.scale
         if args.label is not None and gen.num_classes is None:
@@ -117,6 +141,60 @@ def main(argv=None):
     except (ModelError, ValueError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+
+
+def _read_images(path):
+    """NHWC float32 images in [-1, 1] from a .npy (uint8 or float) or an image file."""
+    import numpy as np
+
+    if path.lower().endswith(".npy"):
+        arr = np.load(path, allow_pickle=False)
+    else:
+        from PIL import Image
+
+        with Image.open(path) as im:
+            arr = np.asarray(im.convert("RGB" if im.mode not in ("L", "I;16") else "L"))
+        arr = arr[..., None] if arr.ndim == 2 else arr
+    if arr.dtype == np.uint8:
+        arr = arr.astype("float32") / 127.5 - 1.0
+    return arr
+
+
+def _translate(gen, args):
+    """``--inputs``: one grid row per input, the input then its translations."""
+    import numpy as np
+
+    for flag, value in (("--n", args.n), ("--label", args.label)):
+        if value is not None:
+            raise ValueError(f"{flag} does not apply with --inputs: the inputs decide the count")
+    x = _read_images(args.inputs)
+    x = x[None] if x.ndim == 3 else x
+    if (args.reference is None) != (args.attribute_encoder is None):
+        raise ValueError("--reference and --attribute-encoder go together")
+    if args.reference is not None:
+        if args.attributes is not None:
+            raise ValueError("give --attributes (random) or --reference, not both")
+        codes = OnnxGenerator(args.attribute_encoder, threads=args.threads).encode(
+            _read_images(args.reference))
+        out = gen.translate(x, attributes=codes)[:, None]
+    elif args.attributes is not None:
+        out = gen.translate(x, n=args.attributes, seed=args.seed)
+    else:
+        out = gen.translate(x)[:, None]
+    shown = x if x.shape[-1] == out.shape[-1] else np.repeat(x[..., :1], out.shape[-1], -1)
+    rows = np.concatenate([shown[:, None], out], axis=1)
+    images = rows.reshape((-1, *out.shape[2:]))
+    if args.npy:
+        import io
+
+        buf = io.BytesIO()
+        np.save(buf, out)
+        write_atomic(args.npy, buf.getvalue())
+    if args.out:
+        gen.save_grid(images, args.out, nrow=rows.shape[1], scale=args.scale or 1)
+    print(f"{PROG}: wrote {len(x)} rows (input, {out.shape[1]} translation"
+          f"{'s' if out.shape[1] > 1 else ''}) to {', '.join(p for p in (args.out, args.npy) if p)}")
+    return 0
 
 
 def _text(gen, args):

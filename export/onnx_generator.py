@@ -20,6 +20,14 @@ An image-conditioned export (Pix2Pix) takes images and returns images::
     gen = OnnxGenerator("pix2pix.onnx")
     photos = gen.translate(label_maps)          # float32 NHWC in [-1, 1] -> same
 
+A DRIT export translates with random attributes, or with a reference image's
+attribute (its ``attribute_encoder`` part, exported beside it)::
+
+    gen = OnnxGenerator("drit.onnx")
+    dogs = gen.translate(cats, n=4, seed=0)     # (N, 4, H, W, C)
+    codes = OnnxGenerator("drit_attribute_encoder.onnx").encode(reference_dogs)
+    styled = gen.translate(cats, attributes=codes)
+
 (its height and width may differ from the training size when they are
 multiples of the input's ``size_multiple``).
 
@@ -683,18 +691,28 @@ class OnnxGenerator:
                for s in range(0, n, batch_size)]
         return np.concatenate(out, axis=0)
 
-    def translate(self, images, batch_size=16):
-        """An image-conditioned generator (Pix2Pix) on input ``images``
-        (float32 NHWC in [-1, 1]; one ``(H, W, C)`` image is a batch of one):
-        the translated images, float32 NHWC in [-1, 1].
+    def translate(self, images, batch_size=16, n=None, seed=None, attributes=None):
+        """An image-conditioned generator (Pix2Pix, CycleGAN) on input
+        ``images`` (float32 NHWC in [-1, 1]; one ``(H, W, C)`` image is a batch
+        of one): the translated images, float32 NHWC in [-1, 1].
+
+        A translator with an attribute input as well (DRIT: ``inputs`` and
+        ``attribute``) draws the attributes as ``DRIT.translate`` does: ``n``
+        per image (``(N, n, H, W, C)``; None: one each, ``(N, H, W, C)``),
+        rows ``i * n + j`` of ``default_rng(seed).standard_normal``; or takes
+        ``attributes`` (``(D,)`` for all images or ``(N, D)``: an attribute
+        encoder's codes of reference images, see :meth:`encode`).
 
         Raises:
             ValueError: the model takes no images, or the images have the
                 wrong channels, a size the network does not take, values outside
-                the range, NaN.
+                the range, NaN; ``n`` or ``attributes`` for a model without an
+                attribute input.
         """
         specs = [s for s in self.inputs if s["sampler"] == "image"]
-        if len(specs) != 1 or len(self.inputs) != 1:
+        others = [s for s in self.inputs if s["sampler"] != "image"]
+        if len(specs) != 1 or len(others) > 1 or any(
+                s["sampler"] != "normal" or len(s["shape"]) != 1 for s in others):
             raise ValueError(f"this {self.family} generator does not translate images: "
                              "use generate(n, seed=...)")
         spec = specs[0]
@@ -702,9 +720,50 @@ class OnnxGenerator:
                 or batch_size < 1:
             raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
         images = check_image(images, spec)
-        out = [self.run({spec["name"]: images[s : s + batch_size]})
-               for s in range(0, len(images), batch_size)]
-        return np.concatenate(out, axis=0)
+        if not others:
+            if n is not None or attributes is not None:
+                raise ValueError(f"this {self.family} generator has one output per input: "
+                                 "it takes no n or attributes")
+            out = [self.run({spec["name"]: images[s : s + batch_size]})
+                   for s in range(0, len(images), batch_size)]
+            return np.concatenate(out, axis=0)
+        code, count = others[0], len(images)
+        dim = code["shape"][0]
+        if n is not None and attributes is not None:
+            raise ValueError("give n (random attributes) or attributes, not both")
+        if attributes is not None:
+            codes = np.asarray(attributes, dtype="float32")
+            codes = codes[None] if codes.ndim == 1 else codes
+            if codes.ndim != 2 or codes.shape[1] != dim or len(codes) not in (1, count) \
+                    or not np.all(np.isfinite(codes)):
+                raise ValueError(f"attributes must be finite, of shape ({dim},) or "
+                                 f"({count}, {dim}), got {codes.shape}")
+            codes, k = np.broadcast_to(codes, (count, dim)), 1
+        else:
+            if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))
+                                  or n < 1):
+                raise ValueError(f"n must be an integer >= 1, got {n!r}")
+            k = 1 if n is None else int(n)
+            rng = np.random.default_rng(check_seed(seed))
+            codes = rng.standard_normal((count * k, dim)).astype("float32")
+            images = np.repeat(images, k, axis=0)
+        out = np.concatenate([self.run({spec["name"]: images[s : s + batch_size],
+                                        code["name"]: codes[s : s + batch_size]})
+                              for s in range(0, len(images), batch_size)], axis=0)
+        return out if n is None else out.reshape((count, k, *out.shape[1:]))
+
+    def encode(self, images, batch_size=64):
+        """An encoder export (DRIT's ``attribute_encoder`` or
+        ``content_encoder`` part) on ``images``: its codes, float32
+        ``(N, *shape)``. ``translate(x, attributes=encoder.encode(refs))`` is
+        reference-guided translation."""
+        specs = [s for s in self.inputs if s["sampler"] == "image"]
+        if len(specs) != 1 or len(self.inputs) != 1 or self.output_name == "images":
+            raise ValueError(f"this {self.family} model is not an encoder: it has no "
+                             "codes to return")
+        images = check_image(images, specs[0])
+        return np.concatenate([self.run({specs[0]["name"]: images[s : s + batch_size]})
+                               for s in range(0, len(images), batch_size)], axis=0)
 
     # ----------------------------------------------------------------- output
     to_uint8 = staticmethod(to_uint8)

@@ -551,10 +551,14 @@ def _sample(args):
         data = record.data if record is not None else {}
         source = runs.open_data(gan.spec.batch, data, split=args.split, source=args.data)
         inputs, targets = kind.preview(source, args.n)
-        images, nrow = gan.triplets(inputs, targets)
+        if hasattr(gan, "attribute_grid"):  # many outputs per input: attributes across
+            images, nrow = gan.attribute_grid(inputs, n=4, seed=args.seed)
+            what = f"input, {nrow - 1} translations with random attributes (seed {args.seed})"
+        else:
+            images, nrow = gan.triplets(inputs, targets)
+            what = "input, output" + (", target" if targets is not None else "")
         save_grid(images, args.out, nrow=nrow, scale=args.scale)
-        print(f"kerasgan: wrote {len(inputs)} rows of {nrow} images (input, output"
-              + (", target" if targets is not None else "") + f") to {args.out}")
+        print(f"kerasgan: wrote {len(inputs)} rows of {nrow} images ({what}) to {args.out}")
         return
     if args.data or args.split:
         raise CLIError("--data and --split apply to image-to-image runs")

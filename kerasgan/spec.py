@@ -27,8 +27,9 @@ from kerasgan.utils import is_int
 LATENT_TO_IMAGE = "latent_to_image"
 #: image -> image: paired, unpaired and super-resolution translation
 IMAGE_TO_IMAGE = "image_to_image"
-#: kinds planned next; declared so that specs can name them
+#: token ids: text and other discrete sequences
 TOKEN_SEQUENCE = "token_sequence"
+#: image -> image through content and attribute encoders: many outputs per input
 ENCODER_TRANSLATION = "encoder_translation"
 KINDS = (LATENT_TO_IMAGE, IMAGE_TO_IMAGE, TOKEN_SEQUENCE, ENCODER_TRANSLATION)
 
@@ -209,7 +210,9 @@ class FamilySpec:
 
     @property
     def image_to_image(self):
-        return self.kind == IMAGE_TO_IMAGE
+        """True when the generator takes images (image → image, and the
+        encoder-based translation kind)."""
+        return self.kind in (IMAGE_TO_IMAGE, ENCODER_TRANSLATION)
 
     def to_json(self):
         """A JSON-able summary (for run records and ``families --json``)."""
@@ -231,6 +234,11 @@ COMMON_OPTIONS = {
     IMAGE_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
+    ),
+    ENCODER_TRANSLATION: (
+        Option("ema_decay", float, help="keep EMA copies of the translators and attribute "
+               "encoders with this decay (e.g. 0.999); samples and exports use them",
+               minimum=0.0),
     ),
     TOKEN_SEQUENCE: (
         Option("pretrain_steps", int, help="steps of maximum-likelihood pre-training of the "

@@ -31,7 +31,8 @@ SHARED_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
 # mixed precision, export parity, XLA == eager, save/load, seeded repeat) is
 # the costliest: it runs in CI's ``-m slow`` pass, the other families' in the
 # default suite, so every check still runs by default on most families.
-HEAVY_FAMILIES = ("stylegan2", "progan", "sngan", "cyclegan", "srgan", "seqgan", "relgan")
+HEAVY_FAMILIES = ("stylegan2", "progan", "sngan", "cyclegan", "srgan", "seqgan", "relgan",
+                  "drit")
 
 
 def slow_for(*heavy, names=None):

@@ -31,13 +31,20 @@ def main():
     parser.add_argument("--paper", default=None, help="default: the family's references")
     parser.add_argument("--description", default="")
     parser.add_argument("--url", default=None, help="published base URL of the files")
+    parser.add_argument("--grid", default=None, help="a PNG to ship as samples.png (a "
+                        "translation entry's grid of test inputs) instead of sampling")
+    parser.add_argument("--grid-caption", default=None, help="what --grid shows")
+    parser.add_argument("--evaluate-command", default=None, help="the recipe's scoring line, "
+                        "when the metrics file is not `kerasgan evaluate`'s")
     args = parser.parse_args()
 
     from kerasgan.zoo.entry import build_entry
 
     entry = build_entry(args.run, args.name, args.metrics, args.train_seconds, paper=args.paper,
                         description=args.description, url=args.url,
-                        zoo_dir=os.path.join(REPO, "zoo"), catalog_path=CATALOG)
+                        zoo_dir=os.path.join(REPO, "zoo"), catalog_path=CATALOG,
+                        grid=(args.grid, args.grid_caption) if args.grid else None,
+                        evaluate_command=args.evaluate_command)
     print(json.dumps(entry, indent=2))
 
 

@@ -495,6 +495,14 @@ class AdversarialModel(keras.Model):
             logs = {k: keras.ops.reshape(v, (1,)) for k, v in logs.items()}
         return logs
 
+    def zoo_networks(self, ema=True):
+        """The model whose weights a zoo entry's ``generator`` file holds: the
+        sampling generator (``ema=False``: the trained one, which
+        ``from_preset`` loads and then copies into the EMA). A family whose
+        inference needs more networks (DRIT's translators and encoders)
+        returns one model holding them all."""
+        return self.sampling_generator if ema else self.generator
+
     # ------------------------------------------------------------------ fit
     def _xla(self):
         return bool(getattr(self, "jit_compile", False))

@@ -161,11 +161,15 @@ def weights_sha256(model):
     return h.hexdigest()
 
 
-def _resolve(model, family=None, num_classes=None, dataset=None, direction=None):
+def _resolve(model, family=None, num_classes=None, dataset=None, direction=None, part=None):
     """The generator to export, its input specs and its metadata.
 
     ``direction`` picks one generator of a two-way family (a spec with
     ``"AtoB"``, the default, or ``"BtoA"``); it is recorded in the metadata.
+    ``part`` picks one of the networks a family exports beside its generator
+    (``model.export_parts(direction)``: an encoder-based translator's
+    ``generator``, ``content_encoder`` and ``attribute_encoder``); recorded as
+    ``"part"``.
 
     A generator trained in mixed precision is exported as its float32 copy
     (:func:`kerasgan.precision.float32_copy`: every layer float32, the same
@@ -207,6 +211,19 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
         raise ExportError(
             f"expected a kerasgan GAN or a Keras generator model, got {type(model).__name__}"
         )
+    part_output = None
+    if part is not None:
+        parts = model.export_parts(direction) if ours and hasattr(model, "export_parts") else {}
+        if part not in parts:
+            raise ExportError(
+                f"part={part!r}: " + (f"choose one of {', '.join(parts)}" if parts else
+                                      "this model exports one network (no parts)"))
+        generator = parts[part]
+        part_output = model.export_part_outputs[part]
+        try:
+            specs = infer_input_specs(generator, image_shape=getattr(model, "image_shape", None))
+        except ValueError as e:
+            raise ExportError(str(e)) from None
     compute = precision.compute_dtypes(generator)
     trained_precision = ("mixed_float16" if "float16" in compute
                          else "mixed_bfloat16" if "bfloat16" in compute else "float32")
@@ -221,6 +238,9 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
         return _resolve_sequence(model, generator, specs, family, dataset, ema,
                                  trained_precision)
     outputs = generator.outputs
+    if part_output is not None and part_output != "images":
+        return _resolve_part(model, generator, specs, family, dataset, ema, trained_precision,
+                             direction, part, part_output)
     if len(outputs) != 1 or len(outputs[0].shape) != 4:
         shapes = [tuple(o.shape) for o in outputs]
         raise ExportError(
@@ -261,9 +281,36 @@ def _resolve(model, family=None, num_classes=None, dataset=None, direction=None)
     }
     if direction is not None:  # the generator of a two-way family
         metadata["direction"] = direction
+    if part is not None:
+        metadata["part"] = part
+        metadata["latent_dim"] = None
     if ours:  # family-specific facts (a super-resolution scale and content network, say)
         metadata.update(model.export_metadata())
     return _Target(generator, specs, metadata)
+
+
+def _resolve_part(model, network, specs, family, dataset, ema, trained_precision, direction,
+                  part, output_name):
+    """The :class:`_Target` of a part whose output is not images (an encoder's
+    codes): its one output, named ``output_name``, in the metadata."""
+    outputs = network.outputs
+    if len(outputs) != 1:
+        raise ExportError(f"part {part!r} must have one output, got {len(outputs)}")
+    shape = [int(d) for d in outputs[0].shape[1:]]
+    metadata = {
+        "format": FORMAT, "family": family, "part": part, "latent_dim": None,
+        "num_classes": None, "image_shape": [int(d) for d in model.image_shape],
+        "value_range": [-1.0, 1.0], "layout": "NHWC", "dataset": dataset or "unknown",
+        "inputs": specs,
+        "outputs": [{"name": output_name, "shape": shape, "dtype": "float32"}],
+        "ema": ema, "trained_precision": trained_precision,
+        "weights_sha256": weights_sha256(network), "kerasgan_version": __version__,
+        "tensorflow_version": tf.__version__, "keras_version": keras.__version__,
+    }
+    if direction is not None:
+        metadata["direction"] = direction
+    metadata.update(model.export_metadata())
+    return _Target(network, specs, metadata)
 
 
 def _resolve_sequence(model, generator, specs, family, dataset, ema, trained_precision):
@@ -704,7 +751,7 @@ def _check_args(path, suffix=None):
 
 def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
                 atol=PARITY_ATOL, batch_sizes=PARITY_BATCH_SIZES, family=None,
-                num_classes=None, parity_seed=None, direction=None):
+                num_classes=None, parity_seed=None, direction=None, part=None):
     """Exports a generator to an ONNX file.
 
     Args:
@@ -725,6 +772,9 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
         direction: for a two-way family (``spec.directions``), the generator to export:
             ``"AtoB"`` (``gan.generator``, the default) or ``"BtoA"``
             (``gan.generator_ba``); each exports on its own.
+        part: a network the family exports beside its generator
+            (``model.export_parts()``: DRIT's ``"generator"``,
+            ``"content_encoder"``, ``"attribute_encoder"``), checked the same way.
 
     A token-sequence model (``SequenceGAN``) exports its
     step network: inputs ``token`` ``(batch,)`` int32 and its states (``h``,
@@ -752,7 +802,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
             the layer and the op), or the check failed. Nothing is written then.
     """
     _check_args(path, ".onnx")
-    target = _resolve(model, family, num_classes, dataset, direction)
+    target = _resolve(model, family, num_classes, dataset, direction, part)
     proto = _convert_onnx(target, opset)
     parity = tokens = None
     if check:
@@ -775,7 +825,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
 
 def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATOL,
                        batch_sizes=PARITY_BATCH_SIZES, family=None, num_classes=None,
-                       parity_seed=None, direction=None):
+                       parity_seed=None, direction=None, part=None):
     """Exports a generator to a SavedModel folder.
 
     The folder has one signature, ``serving_default`` (also callable as
@@ -785,7 +835,7 @@ def export_saved_model(model, path, *, dataset=None, check=True, atol=PARITY_ATO
     :func:`export_onnx` (the parity runner is ``"saved_model"``).
     """
     _check_args(path)
-    target = _resolve(model, family, num_classes, dataset, direction)
+    target = _resolve(model, family, num_classes, dataset, direction, part)
 
     def build(tmp):
         _write_saved_model(target, tmp)
@@ -813,6 +863,9 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     ``NAME_savedmodel/`` (``NAME``: the family, by default; ``FAMILY_BtoA``
     for ``direction="BtoA"``).
 
+    A family with export parts (DRIT) writes each part as well:
+    ``NAME_generator``, ``NAME_content_encoder``, ``NAME_attribute_encoder``.
+
     Returns:
         The list of reports of :func:`export_onnx` / :func:`export_saved_model`.
     """
@@ -829,13 +882,23 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"{out_dir} exists and is not a folder: choose a folder for the exports")
     reports = []
-    for fmt in formats:
-        if fmt == "onnx":
-            reports.append(export_onnx(model, os.path.join(out_dir, f"{name}.onnx"), **kwargs))
-        else:
-            sm_kwargs = {k: v for k, v in kwargs.items() if k != "opset"}
-            reports.append(export_saved_model(
-                model, os.path.join(out_dir, f"{name}_savedmodel"), **sm_kwargs))
+    # a family with parts (DRIT: its generator and encoders) exports them too,
+    # as NAME_PART; a given part= exports that one alone
+    parts = [None]
+    if kwargs.get("part") is None and isinstance(model, AdversarialModel) \
+            and hasattr(model, "export_parts"):
+        parts += list(model.export_part_outputs)
+    for part in parts:
+        stem = name if part is None else f"{name}_{part}"
+        part_kwargs = dict(kwargs) if part is None else dict(kwargs, part=part)
+        for fmt in formats:
+            if fmt == "onnx":
+                reports.append(export_onnx(model, os.path.join(out_dir, f"{stem}.onnx"),
+                                           **part_kwargs))
+            else:
+                sm_kwargs = {k: v for k, v in part_kwargs.items() if k != "opset"}
+                reports.append(export_saved_model(
+                    model, os.path.join(out_dir, f"{stem}_savedmodel"), **sm_kwargs))
     return reports
 
 

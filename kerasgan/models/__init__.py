@@ -84,10 +84,11 @@ from kerasgan.models.progan import ProGAN  # noqa: E402
 from kerasgan.models.pix2pix import Pix2Pix  # noqa: E402
 from kerasgan.models.cyclegan import CycleGAN  # noqa: E402
 from kerasgan.models.srgan import SRGAN  # noqa: E402
+from kerasgan.models.drit import DRIT  # noqa: E402
 from kerasgan.models.mle import MLE  # noqa: E402
 from kerasgan.models.seqgan import SeqGAN  # noqa: E402
 from kerasgan.models.relgan import RelGAN  # noqa: E402
 
-__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN", "Pix2Pix", "CycleGAN", "SRGAN", "MLE", "SeqGAN", "RelGAN",
+__all__ = ["DCGAN", "WGANGP", "LSGAN", "CGAN", "ACGAN", "InfoGAN", "SNGAN", "StyleGAN2", "ProGAN", "Pix2Pix", "CycleGAN", "SRGAN", "DRIT", "MLE", "SeqGAN", "RelGAN",
            "register", "unregister", "names", "get",
            "get_class"]

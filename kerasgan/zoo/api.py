@@ -87,9 +87,10 @@ def from_preset(name, cls=None, progress=True):
             download(name, role="vocabulary", progress=progress)).to_json()
     path = download(name, progress=progress)
     gan = family_cls(**config)
-    gan.generator.load_weights(path)
-    if gan.ema_generator is not None:
-        gan.ema_generator.set_weights(gan.generator.get_weights())
+    gan.zoo_networks(ema=False).load_weights(path)
+    for ema, network in gan.ema_pairs():
+        if ema is not None:
+            ema.set_weights(network.get_weights())
     return gan
 
 
@@ -140,7 +141,8 @@ def pack(run, name, out_dir="zoo"):
 
     check_name(name)
     gan = load_packable(run) if isinstance(run, (str, os.PathLike)) else run
-    generator = getattr(gan, "sampling_generator", gan)
+    generator = gan.zoo_networks() if hasattr(gan, "zoo_networks") else \
+        getattr(gan, "sampling_generator", gan)
     relpath = f"{name}/generator.weights.h5"
     path = os.path.join(out_dir, relpath)
     atomic_write(path, generator.save_weights, suffix=".weights.h5")

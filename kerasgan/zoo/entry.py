@@ -135,8 +135,19 @@ def _evaluate_command(report, names, run_ref, text, source, root):
             f"--out {run_ref}/metrics.json")
 
 
+def _lookup(table, source, default=None):
+    """``table[source]``, or the entry of the longest key that is a folder
+    above ``source`` (``runs/data/cifar10`` for ``runs/data/cifar10/train/cat``)."""
+    if source in table:
+        return table[source]
+    norm = os.path.normpath(str(source))
+    above = [k for k in table if norm.startswith(os.path.normpath(k) + os.sep)]
+    return table[max(above, key=len)] if above else default
+
+
 def build_entry(run, name, metrics, train_seconds, paper=None, description="", url=None,
-                zoo_dir="zoo", catalog_path=None, command="python zoo/build_entry.py"):
+                zoo_dir="zoo", catalog_path=None, command="python zoo/build_entry.py",
+                grid=None, evaluate_command=None):
     """Writes entry ``name`` of an evaluated run and records it in the catalog.
 
     Writes ``ZOO_DIR/NAME/``: ``generator.weights.h5`` (the EMA generator when
@@ -161,6 +172,11 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
         zoo_dir: the zoo folder.
         catalog_path: the catalog to update (default :func:`catalog_for`).
         command: how the card's recipe names this step.
+        grid: a PNG to ship as ``samples.png`` instead of sampling the
+            generator (a translation entry's grid of real test inputs and their
+            translations), with its caption: ``(path, caption)``.
+        evaluate_command: the recipe's scoring line when the metrics did not
+            come from ``kerasgan evaluate`` (a benchmark script's, in its format).
 
     Returns:
         The catalog entry (a dict).
@@ -221,19 +237,30 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
         entry_metrics = _text_metrics(report, root)
         steps = int(gan.steps_done.numpy())
     else:
-        images, nrow = gan.sample_grid(64, seed=0)  # one row per class when conditional
-        save_grid(images, os.path.join(zoo_dir, name, "samples.png"), nrow=nrow, scale=2)
+        if grid is not None:
+            import shutil
+
+            atomic_write(os.path.join(zoo_dir, name, "samples.png"),
+                         lambda tmp: shutil.copyfile(grid[0], tmp), suffix=".png")
+        else:
+            images, nrow = gan.sample_grid(64, seed=0)  # one row per class when conditional
+            save_grid(images, os.path.join(zoo_dir, name, "samples.png"), nrow=nrow, scale=2)
         entry_metrics = _image_metrics(report)
-        steps = record["epochs"] * (_source_size(record["data"]["source"],
-                                                 record["data"]["split"]) // record["batch_size"])
+        optimizer = getattr(gan, "g_optimizer", None)
+        if optimizer is not None and optimizer.built:
+            steps = gan.training_steps()
+        else:
+            steps = record["epochs"] * (_source_size(record["data"]["source"],
+                                                     record["data"]["split"])
+                                        // record["batch_size"])
     source = record["data"]["source"]
-    dataset_name, licence = DATASETS.get(source, (source, "see the dataset"))
+    dataset_name, licence = _lookup(DATASETS, source, (source, "see the dataset"))
     train_command = " ".join(a for a in record["command"].split() if a != "--quiet")
     run_ref = _option(train_command, "--out") or os.path.relpath(run, root)
     recipe = "\n".join([
-        *PREPARE.get(source, []),
+        *_lookup(PREPARE, source, []),
         train_command,
-        _evaluate_command(report, results, run_ref, text, source, root),
+        evaluate_command or _evaluate_command(report, results, run_ref, text, source, root),
         f"{command} {run_ref} --name {name} --metrics {run_ref}/metrics.json "
         f"--train-seconds SECONDS --paper \"{paper}\"",
     ])
@@ -267,7 +294,8 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
         catalog = {"format": CATALOG_FORMAT, "entries": {}}
     catalog["entries"][name] = entry
     validate_catalog(catalog, families=set(models.names()))
-    card = text_card(entry, samples.texts) if text else image_card(entry)
+    card = text_card(entry, samples.texts) if text else \
+        image_card(entry, None if grid is None else grid[1])
 
     def write_card(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
@@ -368,8 +396,9 @@ numbers.
 """
 
 
-def image_card(entry):
-    """The model card of an image entry (its README.md)."""
+def image_card(entry, grid_caption=None):
+    """The model card of an image entry (its README.md); ``grid_caption``
+    describes a ``samples.png`` that is not the generator's 64 samples."""
     rows = "\n".join(
         f"| `{m['metric']}` | {m['value']:.4g} | {m['network']} | {m['num_gen']:,} | "
         f"{format(m['num_real'], ',') if m['num_real'] else '—'} | {m['reference']} |"
@@ -379,13 +408,16 @@ def image_card(entry):
     grid_text = ("64 samples, seed 0" if not classes else
                  f"seed 0, one row per {'class' if entry['config'].get('num_classes') else 'value of c_cat'}"
                  f" ({64 // classes} samples each, the same latents in every row)")
+    shown = (f"*{grid_text}: `kerasgan zoo sample {entry['name']} --n 64 --seed 0 "
+             "--out grid.png`.*") if grid_caption is None else f"*{grid_caption}*"
+    grid_text = grid_text if grid_caption is None else grid_caption.split(":")[0]
     return f"""# {entry['name']}
 
 {entry['description']}
 
 ![{grid_text}](samples.png)
 
-*{grid_text}: `kerasgan zoo sample {entry['name']} --n 64 --seed 0 --out grid.png`.*
+{shown}
 
 ```python
 gen = kerasgan.zoo.load("{entry['name']}")
@@ -412,7 +444,8 @@ gan = kerasgan.models.get_class("{entry['family']}").from_preset("{entry['name']
 `fd*_D` is the Fréchet distance in the features of kerasgan's classifier for
 dataset D (fast on CPU); `acc*_D` the share of generated images that classifier
 assigns to the requested class (labels cycle over the classes); `fid*` is FID with
-the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protocols.
+the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protocols
+(a translation entry's `conversion*`, `fd*` and `diversity*`: `docs/families/drit.md`).
 
 ## Reproduce
 

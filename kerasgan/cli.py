@@ -890,7 +890,13 @@ def _zoo(args):
             print(zoo.download(args.name, role=role))
     elif args.zoo_command == "sample":
         entry = zoo.info(args.name)
-        if models.get_class(entry["family"]).spec.kind != TOKEN_SEQUENCE:
+        spec = models.get_class(entry["family"]).spec
+        if spec.image_to_image:
+            raise CLIError(
+                f"{args.name} translates images ({entry['family']}): load it with "
+                f"kerasgan.models.get_class({entry['family']!r}).from_preset({args.name!r}) and "
+                "call translate(images), or export it and use export/generate.py --inputs")
+        if spec.kind != TOKEN_SEQUENCE:
             if args.temperature is not None:
                 raise CLIError(f"--temperature applies to text entries, not {args.name} (a "
                                f"{entry['family']})")

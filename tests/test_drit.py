@@ -240,6 +240,40 @@ def test_cli_recipe_train_sample_export(tmp_path, capsys):
         assert os.path.exists(tmp_path / "exp" / f"drit_BtoA{part}.onnx")
 
 
+@pytest.mark.slow
+def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    """SIGKILL mid-epoch (after step 3 of 4, backups every step), then the same
+    command: the weights, optimizer slots and EMA copies of an uninterrupted run."""
+    import keras
+
+    write_folder(tmp_path / "a", 8, shade=1)
+    write_folder(tmp_path / "b", 8, shade=2)
+    args = ["train", "drit", "--data", str(tmp_path / "a"), "--data-b", str(tmp_path / "b"),
+            "--flip", "--epochs", "1", "--batch-size", "2", "--width", "2", "--attribute-dim",
+            "2", "--n-blocks", "1", "--d-width", "2", "--d-layers", "2", "--ema-decay", "0.9",
+            "--backup-every", "1", "--quiet"]
+    env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
+
+    def cli(out, fault=None):
+        head = [os.path.join(REPO, "tests", "faults.py"), fault, "3", "--"] if fault else \
+            ["-m", "kerasgan.cli"]
+        return subprocess.run([sys.executable, *head, *args, "--out", str(out)], env=env,
+                              capture_output=True, text=True, timeout=600)
+
+    reference, resumed = tmp_path / "reference", tmp_path / "resumed"
+    assert cli(reference).returncode == 0
+    killed = cli(resumed, "kill-at-step")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    again = cli(resumed)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "(step 2)" in again.stderr or "(step 3)" in again.stderr, again.stderr[-2000:]
+    a = keras.saving.load_model(str(reference / "gan.keras"))
+    b = keras.saving.load_model(str(resumed / "gan.keras"))
+    assert a.training_steps() == b.training_steps() == 4
+    for x, y in zip(a.weights + a.g_optimizer.variables, b.weights + b.g_optimizer.variables):
+        np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-6, err_msg=x.path)
+
+
 def test_bad_input_is_one_clear_line(images):
     with pytest.raises(ValueError, match="multiples of 4 and at least 8"):
         DRIT(image_shape=(18, 18, 3))

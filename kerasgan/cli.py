@@ -403,6 +403,9 @@ def _not_applicable(flag, cls):
     where = ", ".join(owners)
     if len(kinds) == 1 and len(owners) > 1:
         where = f"{_KIND_WORDS[kinds.pop()]} ({where})"
+    elif len(owners) > 1 and all(models.get_class(o).spec.image_to_image for o in owners):
+        # the image -> image kind and the encoder-based one: both translate images
+        where = f"{_KIND_WORDS['image_to_image']} ({where})"
     return f"{flag} does not apply to {cls.family}: it is an option of {where}"
 
 

@@ -32,7 +32,7 @@ def test_catalog_validates_and_every_file_and_card_is_in_the_checkout():
         entry = zoo.info(name)
         for spec in entry["files"].values():
             path = os.path.join(REPO, "zoo", spec["path"])
-            assert os.path.getsize(path) == spec["size"] < 20_000_000
+            assert os.path.getsize(path) == spec["size"] < 25_000_000  # DRIT ships 8 networks: 21 MB
             assert file_sha256(path) == spec["sha256"]
         card = open(os.path.join(REPO, entry["card"])).read()
         assert entry["recipe"].splitlines()[0] in card  # the card shows the recipe

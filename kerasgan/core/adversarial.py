@@ -78,7 +78,7 @@ class AdversarialModel(keras.Model):
       ``g_loss_tracker``, ``d_loss_tracker`` and ``extra_trackers[name]``;
     - :meth:`generator_trainable_variables` /
       :meth:`discriminator_trainable_variables`: what each optimizer updates
-      (several networks each: a two-way translator's two generators; DRIT's encoders and
+      (several networks each: a two-way translator's two generators; an encoder-based translator's encoders and
       generator for one player);
     - :meth:`ema_pairs`: ``(ema copy, network)`` pairs the EMA keeps (a
       second generator, an encoder);
@@ -499,7 +499,7 @@ class AdversarialModel(keras.Model):
         """The model whose weights a zoo entry's ``generator`` file holds: the
         sampling generator (``ema=False``: the trained one, which
         ``from_preset`` loads and then copies into the EMA). A family whose
-        inference needs more networks (DRIT's translators and encoders)
+        inference needs more networks (an encoder-based translator's translators and encoders)
         returns one model holding them all."""
         return self.sampling_generator if ema else self.generator
 

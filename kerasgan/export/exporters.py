@@ -773,7 +773,7 @@ def export_onnx(model, path, *, dataset=None, opset=DEFAULT_OPSET, check=True,
             ``"AtoB"`` (``gan.generator``, the default) or ``"BtoA"``
             (``gan.generator_ba``); each exports on its own.
         part: a network the family exports beside its generator
-            (``model.export_parts()``: DRIT's ``"generator"``,
+            (``model.export_parts()``: an encoder-based translator's ``"generator"``,
             ``"content_encoder"``, ``"attribute_encoder"``), checked the same way.
 
     A token-sequence model (``SequenceGAN``) exports its
@@ -863,7 +863,7 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     ``NAME_savedmodel/`` (``NAME``: the family, by default; ``FAMILY_BtoA``
     for ``direction="BtoA"``).
 
-    A family with export parts (DRIT) writes each part as well:
+    A family with export parts (an encoder-based translator) writes each part as well:
     ``NAME_generator``, ``NAME_content_encoder``, ``NAME_attribute_encoder``.
 
     Returns:
@@ -882,7 +882,7 @@ def export(model, out_dir, *, formats=FORMATS, name=None, **kwargs):
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise ExportError(f"{out_dir} exists and is not a folder: choose a folder for the exports")
     reports = []
-    # a family with parts (DRIT: its generator and encoders) exports them too,
+    # a family with parts (an encoder-based translator's generator and encoders) exports them too,
     # as NAME_PART; a given part= exports that one alone
     parts = [None]
     if kwargs.get("part") is None and isinstance(model, AdversarialModel) \

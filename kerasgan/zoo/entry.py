@@ -445,7 +445,7 @@ gan = kerasgan.models.get_class("{entry['family']}").from_preset("{entry['name']
 dataset D (fast on CPU); `acc*_D` the share of generated images that classifier
 assigns to the requested class (labels cycle over the classes); `fid*` is FID with
 the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protocols
-(a translation entry's `conversion*`, `fd*` and `diversity*`: `docs/families/drit.md`).
+(a translation entry's `conversion*`, `fd*` and `diversity*`: its family's page in `docs/families/`).
 
 ## Reproduce
 

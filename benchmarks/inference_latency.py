@@ -1,7 +1,8 @@
 """Generator inference: ONNX Runtime vs Keras ``predict_on_batch`` vs the SavedModel signature.
 
-For every registered family (its default 28x28x1 configuration, untrained
-weights: speed does not depend on their values) plus DCGAN at 64x64x3, the
+For every registered noise -> image family that builds at 28x28x1 (its default
+configuration, untrained weights: speed does not depend on their values; the
+others are listed as skipped, with why) plus DCGAN at 64x64x3, the
 generator is exported once, then each backend runs in its own subprocess, so
 its peak RSS is its own (the ONNX Runtime one imports no TensorFlow, as on a
 deployment machine). Per batch size (1, 16, 128): median and p90 latency of one
@@ -59,6 +60,30 @@ def time_calls(fn, seconds, min_calls=10, max_calls=2000):
 
 
 # ------------------------------------------------------------------ workers
+def latent_families():
+    """``{"measured": [...], "skipped": {name: why}}``: the noise -> image
+    families that build at 28x28x1 are measured; the other kinds (image ->
+    image, translation, text) take inputs this benchmark does not draw, and a
+    family that cannot take 28x28 (ProGAN, StyleGAN2: powers of two) says so."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import kerasgan
+    from kerasgan.spec import LATENT_TO_IMAGE
+
+    measured, skipped = [], {}
+    for name in kerasgan.models.names():
+        cls = kerasgan.models.get_class(name)
+        if cls.spec.kind != LATENT_TO_IMAGE:
+            skipped[name] = f"{cls.spec.kind} family: its generator does not take z alone"
+            continue
+        try:
+            kerasgan.models.get(name, image_shape=(28, 28, 1), seed=0)
+        except ValueError as e:
+            skipped[name] = f"not at 28x28x1: {str(e).splitlines()[0][:120]}"
+            continue
+        measured.append(name)
+    return {"measured": measured, "skipped": skipped}
+
+
 def prepare(directory, configs):
     """Exports each config's generator (ONNX at several opsets, SavedModel, .keras)."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -77,6 +102,17 @@ def prepare(directory, configs):
         gan.sampling_generator.save(base + ".keras")
 
 
+def _draw(specs, batch, rng):
+    """One batch for every generator input: ``specs`` is ``[(name, shape without
+    the batch, floating)]``; float inputs are N(0, 1), integer ones (class labels,
+    categorical codes) zeros: speed does not depend on their values."""
+    import numpy as np
+
+    return {name: (rng.standard_normal((batch, *shape)).astype("float32") if floating
+                   else np.zeros((batch, *shape), "int32"))
+            for name, shape, floating in specs}
+
+
 def run_one(directory, label, backend, seconds, threads=None, optimization="all", onnx_file=None):
     import numpy as np
 
@@ -86,10 +122,11 @@ def run_one(directory, label, backend, seconds, threads=None, optimization="all"
         from onnx_generator import OnnxGenerator
 
         gen = OnnxGenerator(onnx_file or base + ".onnx", threads=threads, optimization=optimization)
-        latent = gen.metadata["latent_dim"]
+        specs = [(i.name, [int(d) for d in i.shape[1:]], i.type == "tensor(float)")
+                 for i in gen.session.get_inputs()]
 
-        def call(z):
-            return gen.run({"z": z})
+        def call(inputs):
+            return gen.run(inputs)
     else:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         import keras
@@ -99,23 +136,25 @@ def run_one(directory, label, backend, seconds, threads=None, optimization="all"
 
         if backend == "keras":
             model = keras.saving.load_model(base + ".keras")
-            latent = int(model.input_shape[-1])
+            specs = [(t.name, [int(d) for d in t.shape[1:]], "float" in str(t.dtype))
+                     for t in model.inputs]
 
-            def call(z):
-                return model.predict_on_batch(z)
+            def call(inputs):
+                return model.predict_on_batch([inputs[name] for name, _, _ in specs])
         else:
             loaded = tf.saved_model.load(base + "_savedmodel")
             signature = loaded.signatures["serving_default"]
-            latent = int(signature.structured_input_signature[1]["z"].shape[-1])
+            specs = [(name, [int(d) for d in spec.shape[1:]], spec.dtype.is_floating)
+                     for name, spec in signature.structured_input_signature[1].items()]
 
-            def call(z):
-                return signature(z=tf.constant(z))["images"].numpy()
+            def call(inputs):
+                return signature(**{k: tf.constant(v) for k, v in inputs.items()})["images"].numpy()
 
     rng = np.random.default_rng(0)
     results = {}
     for batch in BATCHES:
-        z = rng.standard_normal((batch, latent)).astype("float32")
-        r = time_calls(lambda: call(z), seconds)
+        inputs = _draw(specs, batch, rng)
+        r = time_calls(lambda: call(inputs), seconds)
         r["images_per_s"] = batch / (r["median_ms"] / 1e3)
         results[batch] = r
     return {"results": results, "peak_rss_mb": peak_rss_mb()}
@@ -175,10 +214,7 @@ def main():
     args = parser.parse_args()
 
     if args.families:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        import kerasgan
-
-        print(json.dumps(kerasgan.models.names()))
+        print(json.dumps(latent_families()))
         return
     if args.prepare:
         prepare(args.prepare, json.loads(os.environ["KERASGAN_BENCH_CONFIGS"]))
@@ -193,7 +229,9 @@ def main():
 
     # the family names, from a subprocess: this process stays free of TensorFlow
     names = subprocess_json(["--families"])
-    configs = [(f"{name}-28", name, {"image_shape": [28, 28, 1]}) for name in names]
+    for name, reason in names["skipped"].items():
+        print(f"  {name}: skipped ({reason})", file=sys.stderr)
+    configs = [(f"{name}-28", name, {"image_shape": [28, 28, 1]}) for name in names["measured"]]
     configs.append(("dcgan-64", "dcgan", {"image_shape": [64, 64, 3]}))
     with tempfile.TemporaryDirectory() as directory:
         env_configs = json.dumps(configs)

@@ -19,10 +19,15 @@ import importlib
 import os
 import sys
 
+# Before anything imports TensorFlow: oneDNN, threads (see kerasgan/cpu.py).
+from kerasgan import cpu as _cpu  # noqa: E402
+
+_cpu.configure()
+
 from kerasgan.version import __version__  # noqa: E402
 
 _SUBMODULES = ("losses", "penalties", "precision", "layers", "models", "data", "callbacks",
-               "export", "metrics", "zoo", "spec", "utils", "distribute", "run", "cli", "version", "core")
+               "export", "metrics", "zoo", "spec", "utils", "distribute", "run", "cli", "version", "core", "cpu")
 
 __all__ = ["GAN", "__version__", "losses", "penalties", "precision", "models", "data",
            "callbacks", "export", "metrics", "zoo"]

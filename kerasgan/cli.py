@@ -209,7 +209,10 @@ def _add_run_options(t, recommended):
                         "the machines in TF_CONFIG (see docs/scale_out.md) (default: %(default)s)")
     t.add_argument("--collective", default="auto", choices=["auto", "nccl", "ring"],
                    help="all-reduce of --strategy multi-worker: nccl on GPUs, ring over gRPC")
-    t.add_argument("--jit-compile", action="store_true", help="compile the train step with XLA")
+    t.add_argument("--jit-compile", action=argparse.BooleanOptionalAction, default=None,
+                   help="compile the train step with XLA, or not (--no-jit-compile); "
+                        "default: the CPU configuration's choice (kerasgan/cpu.py: off where "
+                        "oneDNN is on), and a resumed run keeps what it started with")
     t.add_argument("--precision", default="float32",
                    choices=["float32", "mixed_float16", "mixed_bfloat16"],
                    help="mixed precision policy (see docs/mixed_precision.md) "
@@ -467,22 +470,45 @@ def _train(args):
         "batch_size": args.batch_size,
         "epochs": args.epochs,
         "seed": args.seed,
-        "jit_compile": bool(args.jit_compile),
+        "jit_compile": _jit_compile(args, cls),
         "precision": args.precision,
     }
-    if args.precision == "mixed_float16" and not args.jit_compile:
-        import tensorflow as tf
+    import tensorflow as tf
 
-        if not tf.config.list_logical_devices("GPU"):
-            print("kerasgan: warning: mixed_float16 on a CPU is about 90x slower than float32 "
-                  "(TensorFlow has no fast float16 kernel for convolution weight gradients): "
-                  "use --precision mixed_bfloat16 on CPUs (see docs/mixed_precision.md)",
-                  file=sys.stderr)
+    if not tf.config.list_logical_devices("GPU"):
+        from kerasgan import cpu
+
+        cpu.announce(quiet=args.quiet)  # the CPU configuration chosen (kerasgan/cpu.py)
+        if args.precision != "float32" and not (
+                args.precision == "mixed_float16" and run_config["jit_compile"]):
+            cpu.warn_precision(args.precision)
     backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
     runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
                verbose=0 if args.quiet else "auto", backup_every=backup_every)
     print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
           "generator.keras)")
+
+
+def _jit_compile(args, cls):
+    """``--jit-compile`` / ``--no-jit-compile``, else what the run in
+    ``--out`` started with, else the CPU configuration's choice on a CPU-only
+    machine (off elsewhere, as before)."""
+    if args.jit_compile is not None:
+        return bool(args.jit_compile)
+    from kerasgan import cpu
+    from kerasgan.run import RUN_FILE, read_json
+
+    existing = os.path.join(args.out, RUN_FILE)
+    if os.path.exists(existing):
+        try:
+            return bool(read_json(existing).get("jit_compile", False))
+        except (OSError, ValueError):
+            pass
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU") or not cls.cpu_xla_applies:
+        return False
+    return bool(cpu.jit_compile_default())
 
 
 def _class_config(cls, source, args):

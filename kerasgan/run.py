@@ -516,6 +516,29 @@ def build_gan(run_config, strategy):
 _SETTING_DEFAULTS = {"jit_compile": False, "precision": "float32"}
 
 
+def _warn_other_cpu_configuration(run_dir, before):
+    """A resumed run under another oneDNN setting or thread count trains on, but
+    not bit for bit as the uninterrupted run would have (docs/cpu.md): say so."""
+    from kerasgan import cpu
+
+    if not isinstance(before, dict):
+        return
+
+    def value(record, key):
+        entry = record.get(key)
+        return entry.get("value") if isinstance(entry, dict) else entry
+
+    now = cpu.record()
+    changed = [f"{name} {value(before, key)!r} then, {value(now, key)!r} now"
+               for name, key in (("oneDNN", "onednn_active"),
+                                 ("intra-op threads", "intra_op_threads"))
+               if str(value(before, key)) != str(value(now, key))]
+    if changed:
+        print(f"kerasgan: warning: {run_dir} started under another CPU configuration "
+              f"({'; '.join(changed)}): it resumes, but its weights will not repeat the "
+              "uninterrupted run bit for bit (see docs/cpu.md)", file=sys.stderr)
+
+
 def check_compatible(run_dir, new, old):
     """Raises RunError when ``run_dir`` holds a run that ``new`` cannot resume."""
     if old.get("family") != new["family"]:
@@ -591,7 +614,9 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
         raise RunError(f"{run_config['family']} cannot be built for "
                        f"{run_config['data'].get('source')}: {e}") from None
     if os.path.exists(run_path):
-        check_compatible(run_dir, run_config, read_json(run_path))
+        previous = read_json(run_path)
+        check_compatible(run_dir, run_config, previous)
+        _warn_other_cpu_configuration(run_dir, previous.get("cpu"))
     batch_size = int(run_config["batch_size"])
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
@@ -615,8 +640,11 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
             f"the data now gives {steps}: repeat the run's command (see {RUN_FILE})"
         )
     epochs = int(run_config["epochs"])
+    from kerasgan import cpu
+
     record = dict(run_config, versions=versions(), strategy=strategy_name,
-                  replicas=replicas, command=" ".join(["kerasgan", *sys.argv[1:]]))
+                  replicas=replicas, command=" ".join(["kerasgan", *sys.argv[1:]]),
+                  cpu=cpu.record())
     if worker:
         record["worker"] = worker
     os.makedirs(own_dir, exist_ok=True)

@@ -10,6 +10,11 @@ os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+# kerasgan first, as a user's script would: it chooses the CPU configuration
+# (oneDNN, threads: kerasgan/cpu.py) before TensorFlow starts, so the whole
+# suite (seeded repeats, exact resume, mirrored == one device) runs under it.
+import kerasgan  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")

@@ -163,6 +163,7 @@ def test_translate_random_reference_and_interpolated_attributes(images):
     np.testing.assert_array_equal(grid[0], x[0])  # each row starts with its input
 
 
+@pytest.mark.slow  # heavy: CI's -m slow pass runs it
 def test_translator_and_parts_export_with_parity_and_the_kit_translates(tmp_path, images):
     gan = tiny(ema_decay=0.9)
     reports = export.export(gan, str(tmp_path), formats=("onnx",))
@@ -219,6 +220,7 @@ def write_folder(folder, n, size=16, shade=0):
             folder / f"{i}.png")
 
 
+@pytest.mark.slow  # heavy: CI's -m slow pass runs it
 def test_cli_recipe_train_sample_export(tmp_path, capsys):
     from kerasgan.cli import main
 

@@ -2,6 +2,7 @@
 a new family in one file, docs that list the registry, a fast quiet command."""
 
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -272,6 +273,10 @@ def test_the_command_keeps_tensorflow_start_up_noise_out(tmp_path):
                             "--quiet", "--out", str(tmp_path / "run")],
                            capture_output=True, text=True, timeout=300, cwd=REPO)
     assert train.returncode == 0, train.stderr[-2000:]
+    # the CPU configuration chosen is recorded with the run (kerasgan/cpu.py)
+    with open(tmp_path / "run" / "run.json") as f:
+        chosen = json.load(f)["cpu"]
+    assert chosen["onednn_active"] in (True, False) and "xla" in chosen
     for out in (proc, train):
         for noise in ("cuda", "cuInit", "oneDNN", "absl::InitializeLog", "cpu_feature_guard"):
             assert noise not in out.stderr, out.stderr

@@ -44,6 +44,43 @@ def register_preset_loader(loader):
     _PRESET_LOADER = loader
 
 
+def _cpu_jit_compile():
+    """The CPU plan's ``jit_compile`` on a CPU-only machine, else None."""
+    import tensorflow as tf
+
+    from kerasgan import cpu
+
+    if tf.config.list_physical_devices("GPU"):
+        return None
+    return cpu.jit_compile_default()
+
+
+def _announce_cpu(model):
+    import tensorflow as tf
+
+    from kerasgan import cpu
+
+    if tf.config.list_physical_devices("GPU"):
+        return
+    cpu.announce()
+    policy = getattr(model.dtype_policy, "name", "float32")
+    if policy in ("mixed_float16", "mixed_bfloat16"):
+        if not (policy == "mixed_float16" and model._xla()):
+            cpu.warn_precision(policy)
+
+
+def _without_autotune(args, kwargs):
+    """``fit``'s arguments with a ``tf.data.Dataset`` ``x`` whose autotuning
+    option is unset turned into one with autotuning off (see ``fit``)."""
+    import tensorflow as tf
+
+    if args and isinstance(args[0], tf.data.Dataset):
+        return (tf_step.without_autotune(args[0]), *args[1:]), kwargs
+    if isinstance(kwargs.get("x"), tf.data.Dataset):
+        return args, dict(kwargs, x=tf_step.without_autotune(kwargs["x"]))
+    return args, kwargs
+
+
 class AdversarialModel(keras.Model):
     """Two networks trained against each other with ``fit``: the shared base.
 
@@ -339,6 +376,10 @@ class AdversarialModel(keras.Model):
         # `optimizer` is the generator's, so `model.optimizer.iterations` counts
         # generator steps, the usual step of a GAN run. Keras' own loss-scale
         # wrapping is off: it would wrap the generator's optimizer a second time.
+        if kwargs.get("jit_compile", "auto") == "auto" and self.cpu_xla_applies:
+            choice = _cpu_jit_compile()
+            if choice is not None:
+                kwargs["jit_compile"] = choice
         super().compile(optimizer=g_optimizer, auto_scale_loss=False, **kwargs)
         self.g_optimizer = g_optimizer
         self.d_optimizer = d_optimizer
@@ -507,10 +548,23 @@ class AdversarialModel(keras.Model):
     def _xla(self):
         return bool(getattr(self, "jit_compile", False))
 
+    #: whether ``compile()`` left at its default takes the CPU plan's XLA
+    #: choice (:func:`kerasgan.cpu.jit_compile_default`) on a CPU-only machine.
+    cpu_xla_applies = True
+
     def fit(self, *args, **kwargs):
         """``keras.Model.fit``; a bad data batch (labels out of range, pixels
         outside [-1, 1], NaN) raises a one-line ValueError, and a dataset that
-        yields no batch is an error too."""
+        yields no batch is an error too.
+
+        The first ``fit`` of a process prints the CPU configuration
+        (:mod:`kerasgan.cpu`), and warns when the precision policy is slow on
+        this CPU. A ``tf.data.Dataset`` whose ``autotune.enabled`` option you
+        did not set trains with tf.data's autotuning off: deleting an
+        autotuned iterator at the end of ``fit`` waits for the autotuner's
+        next wake-up, a pause of up to a minute (docs/training.md)."""
+        _announce_cpu(self)
+        args, kwargs = _without_autotune(args, kwargs)
         try:
             history = super().fit(*args, **kwargs)
         except tf_step.InputCheckError as e:

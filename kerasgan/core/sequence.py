@@ -59,6 +59,9 @@ class SequenceGAN(AdversarialModel):
     """
 
     default_loss = "non_saturating"
+    #: the CPU plan's XLA choice is for convolutional image networks; the
+    #: recurrent roll-outs keep Keras' default.
+    cpu_xla_applies = False
 
     def __init__(self, generator, discriminator, vocab_size, seq_len, vocabulary=None,
                  pretrain_steps=0, ema_decay=None, seed=None, **kwargs):

@@ -111,7 +111,9 @@ def index_pipeline(parts_fn, fetch, *, n, batch_size, steps, seed, randomised,
     ds = ds.apply(tf.data.experimental.assert_cardinality(cardinality))
     options = tf.data.Options()
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.autotune.enabled = False  # see kerasgan.core.tf_step.without_autotune
     return ds.prefetch(tf.data.AUTOTUNE).with_options(options)
+
 
 
 def shuffled_indices(pair, n, shuffle):

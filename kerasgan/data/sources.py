@@ -24,6 +24,7 @@ from kerasgan.data.image_io import (  # noqa: F401  (IMAGE_EXTENSIONS, rgb_to_gr
     rgb_to_gray,
 )
 from kerasgan.data.image_source import ImageSource
+from kerasgan.core.tf_step import without_autotune
 
 BUNDLED_MNIST_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bundled", "mnist_10k")
 
@@ -519,7 +520,7 @@ def _open_tfds(spec, split, *, resize, channels, data_dir):
     # rule of kerasgan.data.image_io); others are batched, and resized at the end.
     varying = any(d is None for d in image_shape[:2])
     ds = ds.map(select, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = (ds if varying else ds.batch(4096)).prefetch(2)
+    ds = without_autotune((ds if varying else ds.batch(4096)).prefetch(2))
     image_chunks, label_chunks = [], []
     try:
         for batch in tfds.as_numpy(ds):

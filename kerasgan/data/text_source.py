@@ -29,6 +29,7 @@ import numpy as np
 
 from kerasgan import utils
 from kerasgan.data.errors import DataError
+from kerasgan.core.tf_step import without_autotune
 from kerasgan.data.source import Source, index_pipeline, shuffled_indices
 from kerasgan.vocabulary import SPECIALS, UNK, Vocabulary, VocabularyError, tokenize
 
@@ -291,7 +292,7 @@ def _tfds_sentences(builder, name, split):
     out = []
     where = f"tfds:{name}:{split}"
     try:
-        for batch in tfds.as_numpy(ds.batch(4096).prefetch(2)):
+        for batch in tfds.as_numpy(without_autotune(ds.batch(4096).prefetch(2))):
             for raw in batch:
                 index = len(out)
                 try:

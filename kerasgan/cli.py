@@ -473,15 +473,10 @@ def _train(args):
         "jit_compile": _jit_compile(args, cls),
         "precision": args.precision,
     }
-    import tensorflow as tf
-
-    if not tf.config.list_logical_devices("GPU"):
+    if args.quiet:  # the first fit prints the CPU configuration (kerasgan/cpu.py)
         from kerasgan import cpu
 
-        cpu.announce(quiet=args.quiet)  # the CPU configuration chosen (kerasgan/cpu.py)
-        if args.precision != "float32" and not (
-                args.precision == "mixed_float16" and run_config["jit_compile"]):
-            cpu.warn_precision(args.precision)
+        cpu.announce(quiet=True)
     backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
     runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
                verbose=0 if args.quiet else "auto", backup_every=backup_every)

@@ -17,6 +17,10 @@ import pytest  # noqa: E402
 import kerasgan  # noqa: E402,F401
 import tensorflow as tf  # noqa: E402
 
+# The one line the first fit of a process prints about that configuration would
+# land in whichever test fits first; tests/test_cpu.py checks it in subprocesses.
+kerasgan.cpu.announce(quiet=True)
+
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(
     _cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2

@@ -490,7 +490,6 @@ def _jit_compile(args, cls):
     machine (off elsewhere, as before)."""
     if args.jit_compile is not None:
         return bool(args.jit_compile)
-    from kerasgan import cpu
     from kerasgan.run import RUN_FILE, read_json
 
     existing = os.path.join(args.out, RUN_FILE)
@@ -499,11 +498,9 @@ def _jit_compile(args, cls):
             return bool(read_json(existing).get("jit_compile", False))
         except (OSError, ValueError):
             pass
-    import tensorflow as tf
+    from kerasgan.core.adversarial import _cpu_jit_compile
 
-    if tf.config.list_logical_devices("GPU") or not cls.cpu_xla_applies:
-        return False
-    return bool(cpu.jit_compile_default())
+    return bool(cls.cpu_xla_applies and _cpu_jit_compile())
 
 
 def _class_config(cls, source, args):

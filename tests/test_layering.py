@@ -34,7 +34,8 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 
 #: layers, lowest first: each a set of first components after ``kerasgan.``
 LAYERS = [
-    ("utils", {"utils", "errors", "cache", "images", "version", "spec", "vocabulary", "cpu"}),
+    ("utils", {"utils", "errors", "cache", "images", "version", "spec", "vocabulary", "cpu",
+               "kit"}),
     ("distribute", {"distribute"}),
     ("layers", {"layers", "losses", "penalties", "augment", "precision", "sampling"}),
     ("core", {"core", "gan"}),

@@ -18,6 +18,17 @@ The grid has one row per input: the input, then its translations::
     python export/generate.py drit.onnx --inputs cats.npy --reference dog.png \
         --attribute-encoder drit_attribute_encoder.onnx --out styled.png
 
+A synthetic dataset of any size (``--dataset DIR``): streamed to disk in bounded
+memory with a progress bar, as PNG files in the folder layout
+``keras.utils.image_dataset_from_directory`` reads (one subfolder per class for a
+conditional model), or ``.npz`` / TFRecord shards; resumable (run the same command
+again after an interruption), with ``DIR/manifest.json`` (counts, seed, model
+sha256, each shard's sha256). See ``synthetic.py`` for the seed rule::
+
+    python export/generate.py cgan.onnx --dataset digits/ --n 60000 --seed 0
+    python export/generate.py dcgan.onnx --dataset shards/ --n 1000000 --format tfrecord
+    python export/generate.py pix2pix.onnx --dataset pairs/ --inputs photos/   # translations
+
 A text model prints its sentences, one a line (``--out FILE`` also writes them
 there, ``--npy`` the token ids)::
 
@@ -35,8 +46,11 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from onnx_generator import ModelError, OnnxGenerator, check_temperature, write_atomic  # noqa: E402
+from synthetic import Interrupted  # noqa: E402
 
 PROG = "generate.py"
+#: the most images --out (a grid) and --npy hold in memory; --dataset streams any number
+MAX_IN_MEMORY = 65536
 
 
 def _int(name, low, high=None):
@@ -61,7 +75,7 @@ def _temperature(text):
 
 
 def _label(text):
-    return "random" if text == "random" else _int("--label", 0)(text)
+    return text if text in ("random", "balanced") else _int("--label", 0)(text)
 
 
 def build_parser():
@@ -72,7 +86,9 @@ def build_parser():
     p.add_argument("--seed", type=_int("--seed", 0), default=None,
                    help="integer seed: the same images (sentences) as kerasgan's generate(n, seed)")
     p.add_argument("--label", type=_label, default=None,
-                   help="class of every image, or 'random' (conditional models: required)")
+                   help="class of every image, or 'random' (conditional models: required); "
+                        "with --dataset: a class, or 'balanced' (the default: image i has "
+                        "class i mod the number of classes)")
     p.add_argument("--temperature", type=_temperature, default=None,
                    help="text models: sampling temperature > 0 (1.0: as trained; lower: "
                         "more conservative)")
@@ -94,6 +110,20 @@ def build_parser():
                    "image(s) whose attribute to use (.npy or an image file)")
     p.add_argument("--attribute-encoder", default=None, help="the attribute encoder .onnx "
                    "exported beside the translator (with --reference)")
+    d = p.add_argument_group("synthetic datasets (--dataset)")
+    d.add_argument("--dataset", default=None, metavar="DIR",
+                   help="write --n samples to this folder, streamed and resumable")
+    d.add_argument("--format", choices=("folder", "npz", "tfrecord"), default="folder",
+                   help="PNG files in class subfolders (folder), or .npz / TFRecord shards")
+    d.add_argument("--batch", type=_int("--batch", 1, 4096), default=64,
+                   help="samples per block, the seed rule's unit: block b is drawn from "
+                        "seed [SEED, b] (default 64; a resume must use the same)")
+    d.add_argument("--shard-size", type=_int("--shard-size", 1), default=None,
+                   help="samples per shard, a multiple of --batch (default: about 64 MB of "
+                        "pixels; folder: about 1024 files)")
+    d.add_argument("--verify", action="store_true",
+                   help="on resume, re-hash every complete shard against the manifest")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
 
 
@@ -104,6 +134,8 @@ def main(argv=None):
         if args.info:
             print(json.dumps(gen.metadata, indent=2, sort_keys=True))
             return 0
+        if args.dataset is not None:
+            return _dataset(gen, args)
         if gen.is_text:
             return _text(gen, args)
         if not args.out and not args.npy:
@@ -118,7 +150,13 @@ def main(argv=None):
             if getattr(args, flag) is not None:
                 raise ValueError(f"--{flag.replace('_', '-')} applies with --inputs (translators)")
         args.n = 64 if args.n is None else args.n
+        if args.n > MAX_IN_MEMORY:
+            raise ValueError(f"--n {args.n:,} is more than a grid or .npy holds in memory (at "
+                             f"most {MAX_IN_MEMORY:,}): write a dataset instead, streamed to "
+                             f"disk: --dataset DIR --n {args.n}")
         args.scale = 1 if args.scale is None else args.scale
+        if args.label == "balanced":
+            raise ValueError("--label balanced applies with --dataset: pass --label C or random")
         if args.label is not None and gen.num_classes is None:
             raise ValueError(f"{gen.family} is unconditional: drop --label")
         if args.label is None and gen.num_classes is not None:
@@ -141,6 +179,68 @@ def main(argv=None):
     except (ModelError, ValueError, OSError) as e:
         print(f"{PROG}: error: {e}", file=sys.stderr)
         return 2
+    except Interrupted as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 130
+    except MemoryError:
+        print(f"{PROG}: error: out of memory: lower --n, or write a dataset (--dataset DIR), "
+              "which streams in bounded memory", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+def _dataset(gen, args):
+    """``--dataset DIR``: a synthetic dataset (synthetic.py), streamed and resumable."""
+    import hashlib
+
+    import synthetic
+
+    if gen.is_text:
+        raise ValueError(f"{gen.family} makes text: --dataset writes images; write sentences "
+                         "with --n N --out sentences.txt")
+    for flag, value in (("--out", args.out), ("--npy", args.npy), ("--nrow", args.nrow),
+                        ("--scale", args.scale), ("--temperature", args.temperature),
+                        ("--reference", args.reference),
+                        ("--attribute-encoder", args.attribute_encoder)):
+        if value is not None:
+            raise ValueError(f"{flag} does not apply with --dataset")
+    if args.attributes not in (None, 1):
+        raise ValueError("--dataset draws one attribute per input: drop --attributes")
+    seed = 0 if args.seed is None else args.seed
+    if args.label == "random":
+        raise ValueError("--dataset takes --label C or balanced (random labels would leave the "
+                         "class counts to chance)")
+    translates = any(s["sampler"] == "image" for s in gen.inputs)
+    inputs = synthetic.open_inputs(args.inputs) if args.inputs and translates else None
+    n, label_rule = synthetic.resolve_request(
+        gen.family, n=args.n, label=args.label, num_classes=gen.num_classes,
+        inputs=inputs if translates else args.inputs, translates=translates)
+    diverse = translates and any(s["sampler"] == "normal" for s in gen.inputs)
+    input_shape = None if inputs is None else tuple(inputs.shape[1:])
+    sample_shape = (synthetic.translated_shape(gen, input_shape, diverse) if translates
+                    else gen.image_shape)
+    with open(args.model, "rb") as f:
+        file_sha = hashlib.sha256(f.read()).hexdigest()
+    make_block = synthetic.block_maker(gen, seed=seed, batch=args.batch, labels=label_rule,
+                                       num_classes=gen.num_classes, inputs=inputs,
+                                       diverse=diverse)
+    identity = {"seed": seed, "labels": label_rule,
+                "model": {"weights_sha256": gen.metadata.get("weights_sha256") or file_sha},
+                "family": gen.family, "source": {"onnx": os.path.abspath(args.model),
+                                                 "onnx_sha256": file_sha},
+                "inputs": None if inputs is None else os.path.abspath(args.inputs),
+                "writer": PROG}
+    manifest = synthetic.write_dataset(
+        args.dataset, n, make_block, fmt=args.format, batch=args.batch,
+        shard_size=args.shard_size, identity=identity, sample_shape=sample_shape,
+        input_shape=input_shape, num_classes=gen.num_classes if label_rule is not None else None,
+        class_names=gen.metadata.get("class_names"), progress=not args.quiet,
+        verify=args.verify)
+    print(f"{PROG}: {manifest['count']:,} {gen.family} samples in {args.dataset} "
+          f"({args.format}, {len(manifest['shards'])} shards, seed {seed})")
+    return 0
 
 
 def _read_images(path):

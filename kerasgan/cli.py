@@ -148,17 +148,21 @@ def _family_class(name):
 
 
 # ------------------------------------------------------------ parsers
-def _positive(name):
+def _positive(name, low=1):
     def parse(text):
         try:
             value = int(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{name} must be an integer, got {text!r}")
-        if value < 1:
-            raise argparse.ArgumentTypeError(f"{name} must be at least 1, got {value}")
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{name} must be at least {low}, got {value}")
         return value
 
     return parse
+
+
+def _non_negative(name):
+    return _positive(name, low=0)
 
 
 def _option_type(option):
@@ -375,6 +379,39 @@ def build_parser(argv=()):
     zk.add_argument("--catalog", help="with --metrics: the catalog to update (default: the "
                                       "checkout's kerasgan/zoo/catalog.json for its zoo/, else "
                                       "OUT/catalog.json)")
+
+    g = sub.add_parser(
+        "generate", help="write a synthetic dataset of any size: PNG files in class folders, "
+                         "or .npz / TFRecord shards; streamed, resumable, with a manifest",
+        description="Writes --n generated samples to --out, streamed in bounded memory with a "
+                    "progress bar; run the same command again after an interruption to go on. "
+                    "Block b of --batch samples is drawn from seed [SEED, b], so sample i is "
+                    "the same however many runs wrote it. --out/manifest.json lists the "
+                    "counts, the seed, the generator's weights sha256 and each shard's sha256.")
+    g.add_argument("source", help="a run folder (or .keras file) or a zoo entry name")
+    g.add_argument("--n", type=_positive("--n"), default=None,
+                   help="samples to write (translators: default, all --inputs)")
+    g.add_argument("--out", required=True, help="the dataset folder (new, empty, or one to "
+                                                 "resume)")
+    g.add_argument("--format", choices=("folder", "npz", "tfrecord"), default="folder",
+                   help="PNG files (one subfolder per class for a conditional model), or "
+                        ".npz / TFRecord shards (default: %(default)s)")
+    g.add_argument("--seed", type=_non_negative("--seed"), default=0,
+                   help="(default: %(default)s)")
+    g.add_argument("--label", default=None,
+                   help="conditional models: a class for every sample, or balanced (the "
+                        "default: sample i has class i mod the number of classes)")
+    g.add_argument("--batch", type=_positive("--batch"), default=64,
+                   help="samples per block, the seed rule's unit (default: %(default)s)")
+    g.add_argument("--shard-size", type=_positive("--shard-size"), default=None,
+                   help="samples per shard, a multiple of --batch (default: about 64 MB of "
+                        "pixels; folder: about 1024 files)")
+    g.add_argument("--inputs", default=None,
+                   help="translators: the images to translate (.npy of NHWC images or a "
+                        "folder of images); each sample keeps its input")
+    g.add_argument("--verify", action="store_true",
+                   help="on resume, re-hash every complete shard against the manifest")
+    g.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sub.add_parser("metrics", help="list the registered metrics")
     f = sub.add_parser("families", help="list the registered GAN families")
@@ -885,6 +922,65 @@ def _coded_sampler(gan, codes):
     return sample
 
 
+# ------------------------------------------------------------ generate
+def _generate(args):
+    """``kerasgan generate SOURCE --n N --out DIR``: a synthetic dataset through the
+    deployment kit's writer (``kerasgan.kit.synthetic``), from a run or a zoo entry."""
+    from kerasgan.export import weights_sha256
+    from kerasgan.kit import synthetic
+
+    if args.batch > 4096:
+        raise CLIError(f"--batch must be at most 4096, got {args.batch}")
+    if os.path.exists(args.source):
+        gan, _ = _load(args.source)
+        source = {"run": os.path.abspath(args.source)}
+    else:
+        from kerasgan import zoo
+
+        if args.source not in zoo.list():
+            raise CLIError(f"{args.source} is neither a run folder nor a zoo entry (entries: "
+                           f"{', '.join(zoo.list())})")
+        gan = zoo.from_preset(args.source)
+        source = {"zoo": args.source}
+    if not hasattr(gan, "spec"):
+        raise CLIError(f"{args.source} holds a {type(gan).__name__}, not a kerasgan GAN")
+    if gan.spec.kind == TOKEN_SEQUENCE:
+        raise CLIError(f"{args.source} makes text ({gan.family}): generate writes images; write "
+                       f"sentences with `kerasgan sample {args.source} --n N --out FILE.txt`")
+    translates = gan.spec.image_to_image
+    inputs = None
+    if translates and args.inputs is not None:
+        shape = gan.generator.input_shape
+        inputs = synthetic.open_inputs(
+            args.inputs, channels=None if isinstance(shape, list) else int(shape[-1]))
+    n, label_rule = synthetic.resolve_request(
+        gan.family, n=args.n, label=args.label, num_classes=gan.num_classes,
+        inputs=inputs if translates else args.inputs, translates=translates)
+    diverse = gan.spec.kind == "encoder_translation"
+    input_shape = None if inputs is None else tuple(inputs.shape[1:])
+    sample_shape = (synthetic.translated_shape(gan, input_shape, diverse) if translates
+                    else tuple(gan.generator.output_shape[1:]))
+    generator = getattr(gan, "sampling_generator", gan.generator)
+    identity = {"seed": args.seed, "labels": label_rule,
+                "model": {"weights_sha256": weights_sha256(generator)}, "family": gan.family,
+                "source": source, "writer": "kerasgan generate",
+                "inputs": None if inputs is None else os.path.abspath(args.inputs)}
+    make_block = synthetic.block_maker(gan, seed=args.seed, batch=args.batch, labels=label_rule,
+                                       num_classes=gan.num_classes, inputs=inputs,
+                                       diverse=diverse)
+    try:
+        manifest = synthetic.write_dataset(
+            args.out, n, make_block, fmt=args.format, batch=args.batch,
+            shard_size=args.shard_size, identity=identity, sample_shape=sample_shape,
+            input_shape=input_shape, num_classes=gan.num_classes if label_rule is not None
+            else None, class_names=getattr(gan, "class_names", None),
+            progress=not args.quiet, verify=args.verify)
+    except synthetic.Interrupted as e:
+        raise KeyboardInterrupt(str(e)) from None
+    print(f"kerasgan: {manifest['count']:,} {gan.family} samples in {args.out} ({args.format}, "
+          f"{len(manifest['shards'])} shards, seed {args.seed})")
+
+
 # ------------------------------------------------------------ zoo
 def _zoo(args):
     import json
@@ -1049,6 +1145,7 @@ def main(argv=None):
     _start_tensorflow(verbose, devices=args.command != "train")
     from kerasgan.data import DataError
     from kerasgan.export import ExportError
+    from kerasgan.kit.synthetic import DatasetError
     from kerasgan.metrics import MetricInputError
     from kerasgan.zoo.catalog import CatalogError
     from kerasgan.zoo.download import ZooDownloadError
@@ -1065,13 +1162,15 @@ def main(argv=None):
             _evaluate(args)
         elif args.command == "zoo":
             _zoo(args)
+        elif args.command == "generate":
+            _generate(args)
         elif args.command == "metrics":
             from kerasgan.metrics import metric_names
 
             print("\n".join(metric_names()))
         return 0
     except (CLIError, DataError, RunError, ExportError, MetricInputError, CatalogError,
-            ZooDownloadError) as e:
+            ZooDownloadError, DatasetError) as e:
         print(f"kerasgan: error: {e}", file=sys.stderr)
         return 2
     except ValueError as e:
@@ -1082,9 +1181,9 @@ def main(argv=None):
     except Preempted as e:
         print(f"kerasgan: {e}", file=sys.stderr)
         return 143
-    except KeyboardInterrupt:
-        print("kerasgan: interrupted; run the same command again to resume from the last "
-              "backup", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        print(f"kerasgan: {e}" if str(e) else "kerasgan: interrupted; run the same command "
+              "again to resume from the last backup", file=sys.stderr)
         return 130
 
 

@@ -239,7 +239,7 @@ def _dataset(gen, args):
         class_names=gen.metadata.get("class_names"), progress=not args.quiet,
         verify=args.verify)
     print(f"{PROG}: {manifest['count']:,} {gen.family} samples in {args.dataset} "
-          f"({args.format}, {len(manifest['shards'])} shard{'' if len(manifest['shards']) == 1 else 's'}, seed {seed})")
+          f"({args.format}, {synthetic.shard_count(manifest)}, seed {seed})")
     return 0
 
 

@@ -89,6 +89,12 @@ def human_bytes(n):
     return f"{n:.1f} PB"
 
 
+def shard_count(manifest):
+    """"1 shard" / "5 shards" of a manifest."""
+    k = len(manifest["shards"])
+    return f"{k} shard{'' if k == 1 else 's'}"
+
+
 def png_bytes(image):
     """uint8 ``(H, W, C)`` with C in 1, 3, 4 as PNG bytes."""
     from PIL import Image

@@ -978,7 +978,7 @@ def _generate(args):
     except synthetic.Interrupted as e:
         raise KeyboardInterrupt(str(e)) from None
     print(f"kerasgan: {manifest['count']:,} {gan.family} samples in {args.out} ({args.format}, "
-          f"{len(manifest['shards'])} shard{'' if len(manifest['shards']) == 1 else 's'}, seed {args.seed})")
+          f"{synthetic.shard_count(manifest)}, seed {args.seed})")
 
 
 # ------------------------------------------------------------ zoo

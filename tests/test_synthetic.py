@@ -60,7 +60,8 @@ def read_back(out, fmt):
         files = sorted(tf.io.gfile.glob(os.path.join(out, "*.tfrecord")))
         recs = [tf.io.parse_single_example(r, spec) for r in tf.data.TFRecordDataset(files)]
         assert [int(r["index"]) for r in recs] == list(range(len(recs)))
-        assert {(int(r["height"]), int(r["width"]), int(r["channels"])) for r in recs} == {(8, 8, 1)}
+        sizes = {(int(r["height"]), int(r["width"]), int(r["channels"])) for r in recs}
+        assert sizes == {(8, 8, 1)}
         return (np.stack([tf.io.decode_png(r["image"]).numpy() for r in recs]),
                 np.array([int(r["label"]) for r in recs]))
     import keras

@@ -19,7 +19,7 @@ Formats (``fmt``):
   ``keras.utils.image_dataset_from_directory`` and ``kerasgan.data`` read back; a
   translator's inputs and outputs in ``OUT/inputs/`` and ``OUT/outputs/`` under the
   same names. A "shard" here is a group of ``shard_size`` consecutive files.
-- ``"npz"``: ``OUT/shard-00000.npz``... with ``images`` (uint8 NHWC), ``index``
+- ``"npz"``: ``OUT/shard-00000.npz``... (uncompressed, as ``numpy.savez``) with ``images`` (uint8 NHWC), ``index``
   (int64) and, where they exist, ``labels`` (int64) and ``inputs`` (uint8).
 - ``"tfrecord"``: ``OUT/shard-00000.tfrecord``... of ``tf.train.Example`` records
   with ``image`` (PNG bytes), ``index``, ``height``, ``width``, ``channels`` and,
@@ -49,6 +49,7 @@ import sys
 import tempfile
 import threading
 import time
+import zipfile
 
 import numpy as np
 
@@ -419,8 +420,6 @@ class _Shard:
         self.number, self.start, self.count = number, start, count
         self.written = 0
         self.lines = []      # folder: "<relative path> <sha256>"
-        self.parts = {}      # npz: lists of arrays
-        self.frames = []     # tfrecord: bytes
         self.bytes = 0
         self.classes = None  # samples per class, for a class-conditional model
 
@@ -644,72 +643,139 @@ def _shard_name(fmt, number):
 
 
 def _write_shard(out, shard, fmt, folders, has_inputs, blocks, bar):
-    """Consumes blocks from the queue until ``shard`` is complete, writes it."""
-    digest = hashlib.sha256()
-    while shard.written < shard.count:
-        block = blocks.get()
-        if block is None:
-            raise _Stop()
-        images = block["images"]
-        labels = block.get("labels")
-        inputs = block.get("inputs")
-        k = len(images)
-        first = shard.start + shard.written
-        index = np.arange(first, first + k, dtype=np.int64)
-        if fmt == "folder":
-            for j in range(k):
-                name = f"{int(index[j]):09d}.png"
-                targets = []
-                if has_inputs:
-                    targets = [("outputs", images[j]), ("inputs", inputs[j])]
-                elif folders is not None:
-                    targets = [(folders[int(labels[j])], images[j])]
-                else:
-                    targets = [("", images[j])]
-                for sub, pixels in targets:
-                    data = png_bytes(pixels)
-                    folder = os.path.join(out, sub) if sub else out
-                    os.makedirs(folder, exist_ok=True)
-                    _write_file(os.path.join(folder, name), data)
-                    rel = f"{sub}/{name}" if sub else name
-                    shard.lines.append(f"{rel} {hashlib.sha256(data).hexdigest()}\n")
-                    shard.bytes += len(data)
-        elif fmt == "npz":
-            shard.parts.setdefault("images", []).append(images)
-            shard.parts.setdefault("index", []).append(index)
-            if labels is not None:
-                shard.parts.setdefault("labels", []).append(np.asarray(labels, np.int64))
-            if inputs is not None:
-                shard.parts.setdefault("inputs", []).append(inputs)
-        else:
-            h, w, c = images.shape[1:]
-            for j in range(k):
-                feats = {"image": png_bytes(images[j]), "index": int(index[j]), "height": int(h),
-                         "width": int(w), "channels": int(c)}
-                if labels is not None:
-                    feats["label"] = int(labels[j])
+    """Consumes blocks from the queue until ``shard`` is complete, writing as they
+    come (an npz shard's images stream into its zip member, a translator's inputs
+    through a temporary file beside it; a TFRecord shard's records straight to its
+    temporary file), then renames the shard into place."""
+    target = os.path.join(out, _shard_name(fmt, shard.number))
+    temporaries = []
+    handles = []
+
+    def temporary(suffix):
+        fd, path = tempfile.mkstemp(dir=out, prefix=".tmp-", suffix=suffix)
+        os.close(fd)
+        temporaries.append(path)
+        return path
+
+    try:
+        zf = member = inputs_file = stream = None
+        small = {"index": [], "labels": []}
+        if fmt == "npz":
+            zf = zipfile.ZipFile(temporary(".npz"), "w", zipfile.ZIP_STORED, allowZip64=True)
+            handles.append(zf)
+        elif fmt == "tfrecord":
+            stream = open(temporary(".tfrecord"), "wb")
+            handles.append(stream)
+            digest = hashlib.sha256()
+        while shard.written < shard.count:
+            block = blocks.get()
+            if block is None:
+                raise _Stop()
+            images = block["images"]
+            labels = block.get("labels")
+            inputs = block.get("inputs")
+            k = len(images)
+            first = shard.start + shard.written
+            index = np.arange(first, first + k, dtype=np.int64)
+            if fmt == "folder":
+                _write_pngs(out, shard, folders, has_inputs, index, images, labels, inputs)
+            elif fmt == "npz":
+                if member is None:
+                    member = zf.open("images.npy", "w", force_zip64=True)
+                    handles.insert(0, member)
+                    _npy_header(member, images.dtype, (shard.count, *images.shape[1:]))
+                member.write(np.ascontiguousarray(images).tobytes())
                 if inputs is not None:
-                    feats["input"] = png_bytes(inputs[j])
-                shard.frames.append(tfrecord_frame(tf_example(feats)))
-        if labels is not None:
-            counts = np.bincount(np.asarray(labels, np.int64), minlength=len(folders or ()))
-            shard.classes = counts if shard.classes is None else shard.classes + counts
-        shard.written += k
-        bar.update(k)
-    if fmt == "folder":
-        for line in shard.lines:
-            digest.update(line.encode())
-        shard.sha256 = digest.hexdigest()
-        return
-    if fmt == "npz":
-        buf = io.BytesIO()
-        np.savez(buf, **{key: np.concatenate(v) for key, v in shard.parts.items()})
-        data = buf.getvalue()
-    else:
-        data = b"".join(shard.frames)
-    _write_file(os.path.join(out, _shard_name(fmt, shard.number)), data)
-    shard.bytes = len(data)
-    shard.sha256 = hashlib.sha256(data).hexdigest()
+                    if inputs_file is None:
+                        inputs_file = open(temporary(".npy"), "w+b")
+                        handles.insert(0, inputs_file)
+                        _npy_header(inputs_file, inputs.dtype, (shard.count, *inputs.shape[1:]))
+                    inputs_file.write(np.ascontiguousarray(inputs).tobytes())
+                small["index"].append(index)
+                if labels is not None:
+                    small["labels"].append(np.asarray(labels, np.int64))
+            else:
+                h, w, c = images.shape[1:]
+                for j in range(k):
+                    feats = {"image": png_bytes(images[j]), "index": int(index[j]),
+                             "height": int(h), "width": int(w), "channels": int(c)}
+                    if labels is not None:
+                        feats["label"] = int(labels[j])
+                    if inputs is not None:
+                        feats["input"] = png_bytes(inputs[j])
+                    frame = tfrecord_frame(tf_example(feats))
+                    stream.write(frame)
+                    digest.update(frame)
+            if labels is not None:
+                counts = np.bincount(np.asarray(labels, np.int64), minlength=len(folders or ()))
+                shard.classes = counts if shard.classes is None else shard.classes + counts
+            shard.written += k
+            bar.update(k)
+        if fmt == "folder":
+            digest = hashlib.sha256()
+            for line in shard.lines:
+                digest.update(line.encode())
+            shard.sha256 = digest.hexdigest()
+            return
+        if fmt == "npz":
+            member.close()
+            handles.remove(member)
+            if inputs_file is not None:
+                inputs_file.seek(0)
+                with zf.open("inputs.npy", "w", force_zip64=True) as m:
+                    shutil.copyfileobj(inputs_file, m, 1 << 20)
+            for key, parts in small.items():
+                if parts:
+                    with zf.open(f"{key}.npy", "w") as m:
+                        np.lib.format.write_array(m, np.concatenate(parts), allow_pickle=False)
+            zf.close()
+            handles.remove(zf)
+            path = zf.filename
+            shard.sha256 = _sha256_file(path)
+        else:
+            stream.close()
+            handles.remove(stream)
+            path = stream.name
+            shard.sha256 = digest.hexdigest()
+        shard.bytes = os.path.getsize(path)
+        os.chmod(path, 0o644)
+        os.replace(path, target)
+    finally:
+        for h in handles:
+            try:
+                h.close()
+            except Exception:  # noqa: BLE001 (already failing; the temporaries go next)
+                pass
+        for path in temporaries:
+            if os.path.exists(path):
+                os.remove(path)
+
+
+def _npy_header(stream, dtype, shape):
+    """The ``.npy`` header of a C-order array of ``dtype`` and ``shape``."""
+    np.lib.format.write_array_header_2_0(stream, {
+        "descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False,
+        "shape": tuple(int(d) for d in shape)})
+
+
+def _write_pngs(out, shard, folders, has_inputs, index, images, labels, inputs):
+    """A folder shard's block: one PNG per sample (and per input), each renamed into place."""
+    for j in range(len(images)):
+        name = f"{int(index[j]):09d}.png"
+        if has_inputs:
+            targets = [("outputs", images[j]), ("inputs", inputs[j])]
+        elif folders is not None:
+            targets = [(folders[int(labels[j])], images[j])]
+        else:
+            targets = [("", images[j])]
+        for sub, pixels in targets:
+            data = png_bytes(pixels)
+            folder = os.path.join(out, sub) if sub else out
+            os.makedirs(folder, exist_ok=True)
+            _write_file(os.path.join(folder, name), data)
+            rel = f"{sub}/{name}" if sub else name
+            shard.lines.append(f"{rel} {hashlib.sha256(data).hexdigest()}\n")
+            shard.bytes += len(data)
 
 
 def _clean_temporaries(out):

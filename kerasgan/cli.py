@@ -413,6 +413,9 @@ def build_parser(argv=()):
                    help="on resume, re-hash every complete shard against the manifest")
     g.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    sub.add_parser("serve", add_help=False,
+                   help="serve an exported .onnx generator over HTTP (the kit's serve.py; "
+                        "`kerasgan serve --help` lists its options)")
     sub.add_parser("metrics", help="list the registered metrics")
     f = sub.add_parser("families", help="list the registered GAN families")
     f.add_argument("--details", action="store_true",
@@ -1114,6 +1117,11 @@ def _versions():
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        # the deployment kit's service, as `python export/serve.py` runs it: no TensorFlow
+        from kerasgan.kit import serve
+
+        return serve.main(argv[1:])
     verbose = "--verbose" in argv
     if argv[:1] == ["train"] and len(argv) > 1 and not argv[1].startswith("-"):
         _start_tensorflow(verbose, devices=False)  # the family's parser imports it

@@ -106,6 +106,21 @@ def test_console_script_help():
         proc.stdout.split())
 
 
+def test_kerasgan_serve_is_the_kits_service_without_tensorflow(tmp_path):
+    """`kerasgan serve` runs export/serve.py's main (kerasgan.kit.serve): its options,
+    its one-line errors, and no TensorFlow imported."""
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not onnx")
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "kerasgan.cli", "serve",
+                           str(bad), "--port", "0"], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert lines[-1].startswith(f"serve.py: error: {bad} is not a valid ONNX model"), lines[-1]
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if line.startswith("import time")}
+    assert "onnxruntime" in imported and "tensorflow" not in imported
+    assert "Traceback" not in proc.stderr
+
+
 def _write_png(path, size=(28, 28), mode="L"):
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.new(mode, size, 128).save(path)

@@ -91,6 +91,7 @@ def test_latent_regression_reaches_the_image_not_the_attribute_encoder(images):
 
 def test_one_step_updates_every_network_and_logs_every_term(images):
     gan = tiny()
+    gan.compile(run_eagerly=True)  # two steps: eager is cheaper than tracing the step
     nets = {n: getattr(gan, n) for n in (
         "content_encoder_a", "content_encoder_b", "content_shared", "attribute_encoder_a",
         "attribute_encoder_b", "generator_shared", "generator_a", "generator_b",
@@ -119,7 +120,9 @@ def test_mirrored_first_step_with_every_term_equals_one_device(images, mirrored_
             keras.utils.set_random_seed(3)
             gan = DRIT(**dict(DRIT.tiny_config, image_shape=(16, 16, 1), mode_seeking_weight=1.0,
                               content_weight=1.0, seed=1))
-            gan.compile()
+            # eager: one step of this graph costs far less than tracing it twice (two
+            # replicas); test_distribution checks the traced mirrored step
+            gan.compile(run_eagerly=True)
         data = tf.data.Dataset.from_tensor_slices((images, images[::-1].copy())).batch(8)
         return gan, gan.fit(data.take(1), epochs=1, verbose=0).history
 

@@ -1,5 +1,6 @@
 """The TensorFlow-free deployment kit (`export/`), run in a Python that cannot
-import TensorFlow: generate.py, serve.py against a real server on 127.0.0.1."""
+import TensorFlow: generate.py, the kit as a library (serve.py's tests:
+tests/test_serve.py)."""
 
 import io
 import json
@@ -9,7 +10,6 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 
 import keras
 import numpy as np
@@ -96,8 +96,8 @@ def test_generate_matches_keras_without_tensorflow(exported, tmp_path):
     # what the kit imported beyond interpreter start-up: numpy, onnxruntime, Pillow
     # (and onnxruntime's own requirements)
     imported = set(report.read_text().split()) - set(baseline.read_text().split())
-    allowed = {"numpy", "onnxruntime", "PIL", "onnx_generator", "flatbuffers", "packaging",
-               "google", "cython_runtime", "coloredlogs", "humanfriendly", "sympy", "mpmath"}
+    allowed = {"numpy", "onnxruntime", "PIL", "onnx_generator", "synthetic", "flatbuffers",
+               "packaging", "google", "cython_runtime", "coloredlogs", "humanfriendly", "sympy", "mpmath"}
     assert {"numpy", "onnxruntime", "PIL"} <= imported
     assert imported <= allowed, imported - allowed
 
@@ -171,6 +171,11 @@ def test_generate_bad_input(case, exported, tmp_path):
 
 
 class Server:
+    """serve.py on a free port of 127.0.0.1 (tests/test_text_export.py uses it; the
+    server's own tests are in tests/test_serve.py). ``get`` returns the headers as
+    an ``email.message.Message``: names are case-insensitive (uvicorn sends them
+    in lower case)."""
+
     def __init__(self, model, *args):
         self.proc = subprocess.Popen(
             [sys.executable, NO_TF, os.path.join(KIT, "serve.py"), str(model), "--port", "0",
@@ -188,103 +193,10 @@ class Server:
     def get(self, path):
         try:
             with urllib.request.urlopen(self.url + path, timeout=60) as r:
-                return r.status, dict(r.headers), r.read()
+                return r.status, r.headers, r.read()
         except urllib.error.HTTPError as e:
-            return e.code, dict(e.headers), e.read()
+            return e.code, e.headers, e.read()
 
     def stop(self):
         self.proc.terminate()
         self.proc.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def servers(exported):
-    started = {"dcgan": Server(exported["dcgan"], "--max-n", 64),
-               "cgan": Server(exported["cgan"])}
-    yield started
-    for server in started.values():
-        server.stop()
-
-
-def test_server_good_requests(servers, exported):
-    status, headers, body = servers["dcgan"].get("/generate?n=9&seed=3")
-    assert status == 200 and headers["Content-Type"] == "image/png" and headers["X-Seed"] == "3"
-    expected = exported["dcgan_images"](9, 3)
-    assert_same_grid(body, expected)
-    status, headers, body = servers["dcgan"].get("/generate?n=4&seed=3&nrow=4&scale=2")
-    assert status == 200 and png_array(body).shape == (2 * (8 + 4), 2 * (4 * 10 + 2))
-    status, headers, body = servers["dcgan"].get("/generate")  # defaults: 16 images, a random seed
-    assert status == 200 and int(headers["X-Seed"]) >= 0
-    status, _, body = servers["dcgan"].get("/metadata")
-    assert status == 200 and json.loads(body)["family"] == "dcgan"
-    assert json.loads(body)["dataset"] == "mnist-10k"
-    status, _, body = servers["dcgan"].get("/health")
-    assert status == 200 and json.loads(body)["status"] == "ok"
-
-    status, headers, body = servers["cgan"].get("/generate?n=6&seed=5&label=7&nrow=6")
-    assert status == 200
-    expected = exported["cgan_images"](6, 5, 7)
-    assert_same_grid(body, expected, nrow=6)
-    # label=random: a class per image, drawn from the seed after z
-    status, headers, body = servers["cgan"].get("/generate?n=6&seed=5&label=random&nrow=6")
-    assert status == 200 and headers["X-Seed"] == "5"
-    assert not np.array_equal(png_array(body), png_array(
-        servers["cgan"].get("/generate?n=6&seed=5&label=7&nrow=6")[2]))
-
-
-@pytest.mark.parametrize("server,query,message", [
-    ("dcgan", "n=0", r"n must be in \[1, 64\]"),
-    ("dcgan", "n=65", r"n must be in \[1, 64\]"),
-    ("dcgan", "n=abc", "n must be an integer"),
-    ("dcgan", "n=", "n must be an integer"),
-    ("dcgan", "n=2.5", "n must be an integer"),
-    ("dcgan", "seed=-1", "seed must be in"),
-    ("dcgan", "seed=1e5", "seed must be an integer"),
-    ("dcgan", "seed=" + "9" * 5000, "seed must be an integer"),
-    ("dcgan", "label=3", "unconditional: it takes no label"),
-    ("dcgan", "n=2&n=3", "given more than once"),
-    ("dcgan", "colour=red", "unknown parameter colour"),
-    ("dcgan", "scale=100", r"scale must be in \[1, 8\]"),
-    ("dcgan", "n=4&nrow=5", r"nrow must be in \[1, 4\]"),
-    ("cgan", "label=10", r"label must be in \[0, 9\]"),
-    ("cgan", "label=-1", r"label must be in \[0, 9\]"),
-    ("cgan", "label=seven", "label must be an integer"),
-    ("cgan", "n=4", r"class-conditional: pass label=C with C in \[0, 9\], or label=random"),
-])
-def test_server_bad_requests_are_400(servers, server, query, message):
-    status, headers, body = servers[server].get("/generate?" + query)
-    assert status == 400, body
-    assert headers["Content-Type"] == "application/json"
-    assert re.search(message, json.loads(body)["error"]), body
-
-
-def test_server_unknown_path_is_404_and_keeps_serving(servers):
-    status, _, body = servers["dcgan"].get("/admin")
-    assert status == 404 and "no such endpoint" in json.loads(body)["error"]
-    assert servers["dcgan"].get("/health")[0] == 200
-
-
-def test_server_several_clients_at_once(servers):
-    server = servers["dcgan"]
-    seeds = list(range(24))
-    sequential = {s: server.get(f"/generate?n=8&seed={s}")[2] for s in seeds[:6]}
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda s: server.get(f"/generate?n=8&seed={s}"), seeds * 2))
-    assert all(status == 200 for status, _, _ in results)
-    for s, (_, headers, body) in zip(seeds * 2, results):
-        assert headers["X-Seed"] == str(s)
-        if s in sequential:
-            assert body == sequential[s]  # concurrent answers equal sequential ones
-    # the same seed twice under load: the same bytes
-    by_seed = {}
-    for s, (_, _, body) in zip(seeds * 2, results):
-        assert by_seed.setdefault(s, body) == body
-    assert server.proc.poll() is None  # still serving
-
-
-def test_server_refuses_a_corrupt_model(tmp_path):
-    bad = tmp_path / "bad.onnx"
-    bad.write_bytes(b"ONNX? no." * 100)
-    result = kit_python(os.path.join(KIT, "serve.py"), bad, "--port", "0")
-    assert result.returncode == 2
-    assert "not a valid ONNX model" in result.stderr and "Traceback" not in result.stderr

@@ -44,6 +44,10 @@ def test_wheel_ships_data_weights_and_the_console_script(tmp_path):
     for f in ("mnist_classifier.weights.h5", "cifar10_classifier.weights.h5", "README.md"):
         assert f"kerasgan/metrics/weights/{f}" in names
     assert "kerasgan/metrics/inception.py" in names and "kerasgan/export/exporters.py" in names
+    # the deployment kit (export/) ships as kerasgan.kit, for kerasgan generate / serve
+    for f in ("onnx_generator.py", "synthetic.py", "serve.py", "generate.py",
+              "requirements.txt", "requirements-serve.txt", "README.md"):
+        assert f"kerasgan/kit/{f}" in names, f
     assert not any(n.startswith(("tests/", "zoo/", "export/", "benchmarks/")) for n in names)
     entry_points = zipfile.ZipFile(tmp_path / wheel).read(
         next(n for n in names if n.endswith("entry_points.txt"))).decode()

@@ -46,7 +46,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from onnx_generator import ModelError, OnnxGenerator, check_temperature, write_atomic  # noqa: E402
-from synthetic import Interrupted  # noqa: E402
+from synthetic import FORMATS, Interrupted  # noqa: E402
 
 PROG = "generate.py"
 #: the most images --out (a grid) and --npy hold in memory; --dataset streams any number
@@ -113,7 +113,7 @@ def build_parser():
     d = p.add_argument_group("synthetic datasets (--dataset)")
     d.add_argument("--dataset", default=None, metavar="DIR",
                    help="write --n samples to this folder, streamed and resumable")
-    d.add_argument("--format", choices=("folder", "npz", "tfrecord"), default="folder",
+    d.add_argument("--format", choices=FORMATS, default="folder",
                    help="PNG files in class subfolders (folder), or .npz / TFRecord shards")
     d.add_argument("--batch", type=_int("--batch", 1, 4096), default=64,
                    help="samples per block, the seed rule's unit: block b is drawn from "

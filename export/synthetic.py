@@ -54,9 +54,9 @@ import zipfile
 import numpy as np
 
 try:  # as kerasgan.kit.synthetic
-    from .onnx_generator import to_uint8
+    from .onnx_generator import to_uint8, write_atomic
 except ImportError:  # the kit folder on its own (its scripts put it on sys.path)
-    from onnx_generator import to_uint8
+    from onnx_generator import to_uint8, write_atomic
 
 FORMATS = ("folder", "npz", "tfrecord")
 MANIFEST = "manifest.json"
@@ -110,20 +110,6 @@ def png_bytes(image):
     Image.fromarray(arr[..., 0] if mode == "L" else arr, mode).save(buf, format="PNG",
                                                                      compress_level=1)
     return buf.getvalue()
-
-
-def _write_file(path, data):
-    """``data`` to ``path`` through a temporary name in the same folder and a rename."""
-    directory = os.path.dirname(path)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.splitext(path)[1])
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def _sha256_file(path):
@@ -772,7 +758,7 @@ def _write_pngs(out, shard, folders, has_inputs, index, images, labels, inputs):
             data = png_bytes(pixels)
             folder = os.path.join(out, sub) if sub else out
             os.makedirs(folder, exist_ok=True)
-            _write_file(os.path.join(folder, name), data)
+            write_atomic(os.path.join(folder, name), data)
             rel = f"{sub}/{name}" if sub else name
             shard.lines.append(f"{rel} {hashlib.sha256(data).hexdigest()}\n")
             shard.bytes += len(data)
@@ -794,7 +780,7 @@ def _save_manifest(out, manifest):
     per_class = [s["classes"] for s in manifest["shards"] if "classes" in s]
     if per_class:
         manifest["classes"] = [int(c) for c in np.sum(per_class, axis=0)]
-    _write_file(os.path.join(out, MANIFEST),
+    write_atomic(os.path.join(out, MANIFEST),
                 (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode())
 
 

@@ -28,7 +28,9 @@ import os
 import sys
 import tempfile
 
-from kerasgan.spec import LABELS_NONE, LABELS_REQUIRED, TOKEN_SEQUENCE, OptionError
+from kerasgan.kit.synthetic import FORMATS
+from kerasgan.spec import (ENCODER_TRANSLATION, LABELS_NONE, LABELS_REQUIRED, TOKEN_SEQUENCE,
+                           OptionError)
 
 #: what each kind is called in messages
 _KIND_WORDS = {"latent_to_image": "noise-to-image families",
@@ -393,7 +395,7 @@ def build_parser(argv=()):
                    help="samples to write (translators: default, all --inputs)")
     g.add_argument("--out", required=True, help="the dataset folder (new, empty, or one to "
                                                  "resume)")
-    g.add_argument("--format", choices=("folder", "npz", "tfrecord"), default="folder",
+    g.add_argument("--format", choices=FORMATS, default="folder",
                    help="PNG files (one subfolder per class for a conditional model), or "
                         ".npz / TFRecord shards (default: %(default)s)")
     g.add_argument("--seed", type=_non_negative("--seed"), default=0,
@@ -959,7 +961,7 @@ def _generate(args):
     n, label_rule = synthetic.resolve_request(
         gan.family, n=args.n, label=args.label, num_classes=gan.num_classes,
         inputs=inputs if translates else args.inputs, translates=translates)
-    diverse = gan.spec.kind == "encoder_translation"
+    diverse = gan.spec.kind == ENCODER_TRANSLATION
     input_shape = None if inputs is None else tuple(inputs.shape[1:])
     sample_shape = (synthetic.translated_shape(gan, input_shape, diverse) if translates
                     else tuple(gan.generator.output_shape[1:]))

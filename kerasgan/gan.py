@@ -93,6 +93,9 @@ class GAN(AdversarialModel):
 
     #: registry name of the family (set by ``kerasgan.models.register``).
     family = "gan"
+    #: the discriminator judges images: ``augment`` applies to every image it
+    #: sees (real, generated, and the penalties' inputs), in both steps
+    augments_images = True
 
     def __init__(
         self,
@@ -216,9 +219,11 @@ class GAN(AdversarialModel):
 
     def critic(self, labels=None):
         """``images -> adversarial logits`` (conditioned on ``labels``), the
-        callable input-gradient penalties differentiate."""
+        callable input-gradient penalties differentiate; with ``augment``, the
+        images are augmented first (the penalty's gradient is taken with
+        respect to the un-augmented images, as in the ADA reference code)."""
         return lambda images, training=True: self.adversarial_logits(
-            self.discriminate(images, labels, training=training))
+            self.discriminate(self.augment_images(images), labels, training=training))
 
     def penalty_loss_scale(self):
         """The loss scale of input-gradient penalties: the discriminator
@@ -338,7 +343,10 @@ class GAN(AdversarialModel):
         power_iterate(model)
 
     def _discriminate32(self, images, labels):
-        return self._float32(self.discriminate(images, labels, training=True))
+        """The discriminator's float32 output on ``images`` in a training step
+        (augmented first when the model has ``augment``)."""
+        return self._float32(self.discriminate(self.augment_images(images), labels,
+                                               training=True))
 
     def train_step(self, data):
         real, real_labels = self._unpack(data)
@@ -361,10 +369,11 @@ class GAN(AdversarialModel):
                                              self.adversarial_logits(fake_out))
                 aux, aux_logs = self.discriminator_aux_loss(real_out, fake_out, real_labels, z)
                 penalty, penalty_logs = self.discriminator_penalty(real, fake, eps, real_labels)
-                return _total(per_example, aux, penalty), (per_example,
-                                                          {**penalty_logs, **aux_logs})
+                return _total(per_example, aux, penalty), (
+                    per_example, {**penalty_logs, **aux_logs}, self.adversarial_logits(real_out))
 
-            d_per_example, d_logs = self.minimize("d", d_loss, global_batch)
+            d_per_example, d_logs, real_logits = self.minimize("d", d_loss, global_batch)
+            self.observe_real_logits(real_logits)
 
         z = self._sample_local_latents(offset, local_batch, global_batch)
         self._power_iterate(self.generator)
@@ -383,6 +392,7 @@ class GAN(AdversarialModel):
         self.g_loss_tracker.update_state(g_per_example)
         for name, value in {**d_logs, **g_logs}.items():
             self.extra_trackers[name].update_state(value)
+        self.adjust_augmentation(global_batch)
         return self._step_logs()
 
     # -------------------------------------------------------------- sampling

@@ -595,7 +595,7 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
     Returns:
         The trained GAN.
     """
-    from kerasgan.callbacks import Diversity, HealthCheck
+    from kerasgan.callbacks import Diversity, HealthCheck, Overfitting
 
     if isinstance(strategy, str):
         strategy_name, strategy = strategy_name or strategy, make_strategy(strategy)
@@ -688,6 +688,8 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
                 out = [HealthCheck(), Diversity(real_images=source.images,
                                                 seed=int(run_config["seed"]))]
                 grid = SampleGrid(os.path.join(run_dir, "samples"), n=64, seed=run_config["seed"])
+            if getattr(gan, "rt_tracker", None) is not None:
+                out.append(Overfitting())  # r_t: the discriminator over-fitting
             if chief:
                 out += [
                     grid,

@@ -224,16 +224,24 @@ class FamilySpec:
         }
 
 
+#: the augmentation option of the kinds whose discriminator judges images
+AUGMENT_OPTION = Option(
+    "augment", str, help="differentiable augmentation of every image the discriminator sees "
+    "(docs/augmentation.md): diffaugment[:color,translation,cutout], ada[:target] (adaptive "
+    "p, target 0.6) or ada:p=P (fixed)", metavar="SPEC")
+
 #: options every family of a kind takes (its base class's arguments)
 COMMON_OPTIONS = {
     LATENT_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
         Option("d_steps", int, help="discriminator steps per generator step", minimum=1),
+        AUGMENT_OPTION,
     ),
     IMAGE_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
+        AUGMENT_OPTION,
     ),
     ENCODER_TRANSLATION: (
         Option("ema_decay", float, help="keep EMA copies of the translators and attribute "

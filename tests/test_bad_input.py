@@ -451,7 +451,7 @@ def test_fit_with_integer_one_hot_labels():
 
 def test_fit_of_an_unconditional_family_ignores_labels():
     history = compiled("dcgan", eager=True).fit(batches(images_8x8(), np.full(32, 7)), epochs=1, verbose=0).history
-    assert set(history) == {"d_loss", "g_loss"}
+    assert set(history) == {"d_loss", "g_loss", "r_t"}
 
 
 # ===================================================================== sampling and labels

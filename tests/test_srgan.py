@@ -155,7 +155,7 @@ def test_fit_step_with_a_plugged_feature_network_updates_both(monkeypatch, tmp_p
     d0 = [w.numpy().copy() for w in gan.discriminator.weights]
     f0 = [w.numpy().copy() for w in tiny_features.weights]
     logs = gan.fit(ds.take(1), epochs=1, verbose=0).history
-    assert set(logs) == {"g_loss", "d_loss", "content", "g_gan"}
+    assert set(logs) == {"g_loss", "d_loss", "content", "g_gan", "r_t"}
     np.testing.assert_allclose(logs["g_loss"][0], logs["content"][0] + 1e-3 * logs["g_gan"][0],
                                rtol=1e-4)
     assert any(not np.allclose(a, w.numpy()) for a, w in zip(g0, gan.generator.weights))

@@ -4,6 +4,8 @@ from kerasgan.callbacks.health import (
     Diversity,
     HealthCheck,
     ModeCollapseWarning,
+    Overfitting,
+    OverfittingWarning,
     TrainingDiverged,
     diversity,
 )
@@ -23,5 +25,7 @@ __all__ = [
     "TrainingDiverged",
     "Diversity",
     "ModeCollapseWarning",
+    "Overfitting",
+    "OverfittingWarning",
     "diversity",
 ]

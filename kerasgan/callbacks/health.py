@@ -1,4 +1,5 @@
-"""Training health: stop on NaN/Inf (`HealthCheck`), watch for mode collapse (`Diversity`).
+"""Training health: stop on NaN/Inf (`HealthCheck`), watch for mode collapse
+(`Diversity`) and for a discriminator that over-fits (`Overfitting`).
 
 Both are ``keras.callbacks.Callback``s for :meth:`kerasgan.GAN.fit`. Their place in
 the callback list matters, because Keras calls callbacks in list order and they
@@ -43,7 +44,13 @@ __all__ = [
     "RAW_WARN_BELOW",
     "DEFAULT_WARMUP_STEPS",
     "DEFAULT_DROP_FRACTION",
+    "Overfitting",
+    "OverfittingWarning",
+    "DEFAULT_RT_WARN_ABOVE",
 ]
+
+#: r_t = E[sign(D(real))] above which ``Overfitting`` warns (docs/augmentation.md)
+DEFAULT_RT_WARN_ABOVE = 0.9
 
 
 class TrainingDiverged(RuntimeError):
@@ -627,3 +634,75 @@ class Diversity(keras.callbacks.Callback):
                 ModeCollapseWarning, stacklevel=2)
         if self.best is None or value > self.best:
             self.best = value
+
+
+class OverfittingWarning(UserWarning):
+    """The discriminator tells the training images apart too well: it over-fits."""
+
+
+class Overfitting(keras.callbacks.Callback):
+    """An over-fitting signal: warns when ``r_t = E[sign(D(real))]`` (the
+    ``r_t`` log of every image family, an epoch mean) stays high.
+
+    A discriminator that has memorised the training set gives nearly every
+    real image a positive logit (``r_t`` → 1) while its fakes are judged
+    fake: the generator then learns little, and quality gets worse with more
+    training (Karras et al. 2020, who steer ADA's ``p`` to keep ``r_t`` at
+    0.6). It warns with :class:`OverfittingWarning` (once per ``fit``) when
+    ``r_t`` is at least ``warn_above`` for ``patience`` epochs in a row,
+    after ``warmup_steps`` generator steps, saying what to do: train with
+    ``augment="ada"`` or ``"diffaugment"`` (or, when ADA's ``p`` is already
+    near 1, with more data or a smaller discriminator).
+
+    Args:
+        warn_above: the threshold (default :data:`DEFAULT_RT_WARN_ABOVE`).
+        patience: consecutive epochs at or above it.
+        warmup_steps: generator steps before it can warn.
+        log_name: the log key of ``r_t``.
+
+    Attributes:
+        warned_at: the 1-based epoch of the warning, or None.
+    """
+
+    def __init__(self, warn_above=DEFAULT_RT_WARN_ABOVE, patience=3,
+                 warmup_steps=DEFAULT_WARMUP_STEPS, log_name="r_t"):
+        super().__init__()
+        if not 0.0 < float(warn_above) <= 1.0:
+            raise ValueError(f"warn_above must be in (0, 1], got {warn_above}")
+        self.warn_above = float(warn_above)
+        self.patience = max(1, int(patience))
+        self.warmup_steps = int(warmup_steps or 0)
+        self.log_name = log_name
+        self.warned_at = None
+        self._streak = 0
+
+    def on_train_begin(self, logs=None):
+        self._streak = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        value = logs.get(self.log_name)
+        if value is None or not math.isfinite(float(value)):
+            return
+        opt = getattr(self.model, "g_optimizer", None)
+        step = None if opt is None else int(opt.iterations.numpy())
+        if step is not None and step < self.warmup_steps:
+            return
+        self._streak = self._streak + 1 if float(value) >= self.warn_above else 0
+        if self._streak < self.patience or self.warned_at is not None:
+            return
+        self.warned_at = epoch + 1
+        p = logs.get("aug_p")
+        if p is not None and float(p) >= 0.95:
+            advice = (f"ADA's p is already {float(p):.2f}: use more data or a smaller "
+                      "discriminator")
+        elif p is not None:
+            advice = "ADA is on and raising p; if r_t stays high, lower its target"
+        else:
+            advice = ("train with augment='ada' or 'diffaugment' (kerasgan train --augment ada), "
+                      "or use more data")
+        warnings.warn(
+            f"the discriminator is over-fitting at epoch {epoch + 1} (step {step}): r_t = "
+            f"E[sign(D(real))] = {float(value):.3f}, at least {self.warn_above:g} for "
+            f"{self.patience} epochs: it tells the training images apart from everything "
+            f"else; {advice} (docs/augmentation.md)", OverfittingWarning, stacklevel=2)

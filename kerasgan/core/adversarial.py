@@ -5,6 +5,7 @@ import os
 import numpy as np
 import keras
 
+from kerasgan import augment as augment_lib
 from kerasgan import losses as losses_lib
 from kerasgan import precision
 from kerasgan.core import tf_step
@@ -135,6 +136,11 @@ class AdversarialModel(keras.Model):
             the generator weights in ``ema_generator``, used for sampling.
         seed: seed of the model's ``keras.random.SeedGenerator``: a seeded run
             (same data order) repeats exactly.
+        augment: differentiable augmentation of every image the
+            discriminator sees, for a kind whose discriminator judges images
+            (:attr:`augments_images`): ``"diffaugment[:policies]"``,
+            ``"ada[:target]"`` or ``"ada:p=P"`` (see :mod:`kerasgan.augment`
+            and docs/augmentation.md); None: none.
         **kwargs: ``keras.Model`` arguments: ``name``, and ``dtype``, the
             dtype policy in which a family builds its networks (saved in the
             config).
@@ -148,8 +154,17 @@ class AdversarialModel(keras.Model):
     num_classes = None
     #: True for a kind whose generator translates input images.
     image_conditioned = False
+    #: True for a kind whose discriminator judges images, so that it takes
+    #: ``augment`` (DiffAugment / ADA) and logs the over-fitting signal ``r_t``
+    augments_images = False
 
-    def __init__(self, generator, discriminator, ema_decay=None, seed=None, **kwargs):
+    def __init__(self, generator, discriminator, ema_decay=None, seed=None, augment=None,
+                 **kwargs):
+        augmentation = augment_lib.parse(augment)
+        if augmentation is not None and not self.augments_images:
+            raise ValueError(
+                f"{getattr(self, 'family', type(self).__name__)} takes no augment: its "
+                "discriminator does not judge images (see docs/augmentation.md)")
         super().__init__(**kwargs)
         generator, discriminator = _network(generator), _network(discriminator)
         if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
@@ -167,11 +182,76 @@ class AdversarialModel(keras.Model):
         self.extra_trackers = {
             name: keras.metrics.Mean(name=name) for name in self.penalty_names()
         }
+        self._init_augmentation(augmentation)
         self.g_optimizer = None
         self.d_optimizer = None
         # which optimizers compile() wrapped in a LossScaleOptimizer itself
         self._loss_scale_wrapped = {"g": False, "d": False}
         self.built = True
+
+    # ------------------------------------------------------------ augmentation
+    def _init_augmentation(self, augmentation):
+        """The augmentation, its state and the ``r_t`` tracker.
+
+        ADA's ``p`` (``aug_p``) and, when it adapts, its accumulator
+        (``aug_stats``: the sum of ``sign(D(real))`` and the count since the
+        last adjustment) are model variables, so checkpoints, backups and
+        ``save_weights`` keep them and a resumed run goes on with exactly the
+        same ``p``. Their aggregation is ``only_first_replica``: every replica
+        computes the same value from all-reduced sums."""
+        self.augmentation = augmentation
+        self.augment = None if augmentation is None else augmentation.spec
+        self.aug_p = self.aug_stats = None
+        # r_t = E[sign(D(real))] per epoch, logged with or without augmentation
+        self.rt_tracker = keras.metrics.Mean(name="r_t") if self.augments_images else None
+        if augmentation is None or augmentation.kind != "ada":
+            return
+        self.aug_p = self.add_weight(
+            name="aug_p", shape=(), initializer=keras.initializers.Constant(augmentation.p),
+            trainable=False, aggregation="only_first_replica", dtype="float32", autocast=False)
+        if augmentation.adaptive:
+            self.aug_stats = self.add_weight(
+                name="aug_stats", shape=(2,), initializer="zeros", trainable=False,
+                aggregation="only_first_replica", dtype="float32", autocast=False)
+
+    def augment_images(self, images):
+        """``images`` (this replica's batch) as the discriminator sees them:
+        augmented when the model has ``augment`` (fresh draws at each call,
+        made for the global batch), else unchanged."""
+        if self.augmentation is None:
+            return images
+        return self.augmentation(images, self.seed_generator, p=self.aug_p)
+
+    def observe_real_logits(self, logits):
+        """Records ``sign(D(real))`` of this replica's real batch (the
+        discriminator step's adversarial logits): the ``r_t`` log and, for an
+        adaptive ADA, the accumulator of the next adjustment of ``p``."""
+        if self.rt_tracker is None:
+            return
+        logits = keras.ops.cast(logits, "float32")
+        signs = keras.ops.sign(keras.ops.reshape(logits, (keras.ops.shape(logits)[0], -1)))
+        per_example = keras.ops.mean(signs, axis=-1)
+        self.rt_tracker.update_state(per_example)
+        if self.aug_stats is not None:
+            count = keras.ops.cast(keras.ops.shape(per_example)[0], "float32")
+            total = tf_step.global_sum(keras.ops.stack([keras.ops.sum(per_example), count]))
+            self.aug_stats.assign_add(total)
+
+    def adjust_augmentation(self, global_batch):
+        """ADA's adjustment, run at the end of each step: every ``interval``
+        generator steps ``p`` moves by ``sign(r_t - target) * global_batch *
+        interval / speed`` (clipped to [0, 1]) and the accumulator restarts."""
+        if self.aug_stats is None:
+            return
+        aug = self.augmentation
+        ops = keras.ops
+        due = tf_step.every(self.g_optimizer.iterations, aug.interval)
+        signs, count = self.aug_stats[0], self.aug_stats[1]
+        r_t = signs / ops.maximum(count, 1.0)
+        step = ops.cast(global_batch, "float32") * (aug.interval / aug.speed)
+        moved = ops.clip(self.aug_p + ops.sign(r_t - aug.target) * step, 0.0, 1.0)
+        self.aug_p.assign(ops.where(due, moved, self.aug_p))
+        self.aug_stats.assign(ops.where(due, ops.zeros_like(self.aug_stats), self.aug_stats))
 
     def _ema_copy(self, network, name):
         """A frozen copy of ``network`` for the EMA (None without ``ema_decay``)."""
@@ -189,10 +269,17 @@ class AdversarialModel(keras.Model):
         arguments named in its spec), before any data is read; returns them,
         completed where the family needs to (e.g. a located weights file).
 
+        The base checks ``augment`` and stores its canonical form (what
+        ``get_config`` will hold).
+
         Raises:
             ValueError: one line saying what is wrong and what to do.
         """
-        return dict(options)
+        options = dict(options)
+        if options.get("augment") is not None:
+            parsed = augment_lib.parse(options["augment"])
+            options["augment"] = None if parsed is None else parsed.spec
+        return options
 
     def export_metadata(self):
         """Family-specific facts recorded in every export's metadata (a
@@ -216,13 +303,16 @@ class AdversarialModel(keras.Model):
     # ------------------------------------------------------------------ config
     def _base_config(self):
         """The config entries every kind has (a kind adds its own arguments)."""
-        return {
+        config = {
             "name": self.name,
             "ema_decay": self.ema_decay,
             "seed": self.seed,
             # the networks' policy: a mixed-precision model loads as one
             "dtype": self.dtype_policy.name,
         }
+        if self.augment is not None:  # configs without augmentation stay as they were
+            config["augment"] = self.augment
+        return config
 
     def _networks_config(self):
         """The serialized networks, for the config of a model built from them
@@ -457,7 +547,8 @@ class AdversarialModel(keras.Model):
 
     @property
     def metrics(self):
-        return [self.g_loss_tracker, self.d_loss_tracker, *self.extra_trackers.values()]
+        rt = [self.rt_tracker] if self.rt_tracker is not None else []
+        return [self.g_loss_tracker, self.d_loss_tracker, *self.extra_trackers.values(), *rt]
 
     def penalty_names(self):
         """Names of the per-example terms the step logs besides the losses
@@ -532,6 +623,8 @@ class AdversarialModel(keras.Model):
         ``(1,)`` and that reduction gives back the scalar.
         """
         logs = {m.name: m.result() for m in self.metrics}
+        if self.aug_p is not None:
+            logs["aug_p"] = keras.ops.convert_to_tensor(self.aug_p)
         if tf_step.is_multi_worker(self.distribute_strategy):
             logs = {k: keras.ops.reshape(v, (1,)) for k, v in logs.items()}
         return logs

@@ -60,6 +60,8 @@ class ImageConditionedGAN(AdversarialModel):
 
     #: the generator takes images, not latents
     image_conditioned = True
+    #: the discriminator judges images: ``augment`` applies (:meth:`judge`)
+    augments_images = True
     #: names of the two images of a data batch, in messages
     pair_names = ("inputs", "targets")
     #: how to make the data, in messages
@@ -77,6 +79,21 @@ class ImageConditionedGAN(AdversarialModel):
     def __init__(self, generator, discriminator, ema_decay=None, seed=None, **kwargs):
         self._refuse_legacy_arguments(kwargs)
         super().__init__(generator, discriminator, ema_decay=ema_decay, seed=seed, **kwargs)
+
+    def judge(self, discriminator, images, condition=None):
+        """``discriminator``'s float32 output on ``images`` in a training step,
+        augmented when the model has ``augment``; a paired discriminator gets
+        ``[condition, images]``, both under the *same* transform (they are
+        augmented as one channel-concatenated image), so the pair stays aligned."""
+        if condition is None:
+            return self._float32(discriminator(self.augment_images(images), training=True))
+        if self.augmentation is None:
+            return self._float32(discriminator([condition, images], training=True))
+        split = condition.shape[-1]
+        joint = self.augment_images(ops.concatenate(
+            [ops.cast(condition, "float32"), ops.cast(images, "float32")], axis=-1))
+        return self._float32(discriminator([joint[..., :split], joint[..., split:]],
+                                           training=True))
 
     def _refuse_legacy_arguments(self, kwargs):
         given = sorted(k for k in self.LEGACY_ARGUMENTS if k in kwargs)

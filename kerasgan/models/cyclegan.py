@@ -409,7 +409,7 @@ class CycleGAN(ImageConditionedGAN):
                 identity_a = f32(g_ba(a, training=True))  # G_BA leaves A images alone
                 identity_b = f32(g_ab(b, training=True))  # G_AB leaves B images alone
             g_per_example, g_gan, cycle, identity = generator_loss(
-                f32(d_b(fake_b, training=True)), f32(d_a(fake_a, training=True)),
+                self.judge(d_b, fake_b), self.judge(d_a, fake_a),
                 a, reconstructed_a, b, reconstructed_b, identity_a, identity_b,
                 self.cycle_weight, self.identity_weight, self.g_loss_fn)
             return g_per_example, (g_per_example, g_gan, cycle, identity, fake_a, fake_b)
@@ -424,18 +424,22 @@ class CycleGAN(ImageConditionedGAN):
                              training=True)
 
         def d_loss(_):  # both discriminators, one optimizer
-            loss_b = self.d_loss_fn(f32(d_b(b, training=True)), f32(d_b(seen_b, training=True)))
-            loss_a = self.d_loss_fn(f32(d_a(a, training=True)), f32(d_a(seen_a, training=True)))
+            real_b, real_a = self.judge(d_b, b), self.judge(d_a, a)
+            loss_b = self.d_loss_fn(real_b, self.judge(d_b, seen_b))
+            loss_a = self.d_loss_fn(real_a, self.judge(d_a, seen_a))
             d_per_example = loss_a + loss_b
-            return d_per_example, (d_per_example, loss_a, loss_b)
+            return d_per_example, (d_per_example, loss_a, loss_b, real_a, real_b)
 
-        d_per_example, loss_a, loss_b = self.minimize("d", d_loss, global_batch)
+        d_per_example, loss_a, loss_b, real_a, real_b = self.minimize("d", d_loss, global_batch)
+        self.observe_real_logits(real_a)
+        self.observe_real_logits(real_b)
 
         self.g_loss_tracker.update_state(g_per_example)
         self.d_loss_tracker.update_state(d_per_example)
         for name, value in (("g_gan", g_gan), ("cycle", cycle), ("identity", identity),
                             ("d_a", loss_a), ("d_b", loss_b)):
             self.extra_trackers[name].update_state(value)
+        self.adjust_augmentation(global_batch)
         return self._step_logs()
 
 

@@ -344,18 +344,19 @@ class Pix2Pix(ImageConditionedGAN):
         f32 = self._float32
 
         def d_loss(_, fake):
-            real_logits = f32(self.discriminator([inputs, targets], training=True))
-            fake_logits = f32(self.discriminator([inputs, tf.stop_gradient(fake)],
-                                                 training=True))
+            real_logits = self.judge(self.discriminator, targets, inputs)
+            fake_logits = self.judge(self.discriminator, tf.stop_gradient(fake), inputs)
             per_example = discriminator_loss(real_logits, fake_logits, self.d_loss_fn)
-            return per_example, per_example
+            return per_example, (per_example, real_logits)
 
         def g_loss(recording):
             fake = f32(self.generator(inputs, training=True))
             with recording.paused():  # D's update on G(x), outside G's tape
-                d_per_example = self.minimize("d", lambda r: d_loss(r, fake), global_batch)
+                d_per_example, real_logits = self.minimize(
+                    "d", lambda r: d_loss(r, fake), global_batch)
+                self.observe_real_logits(real_logits)
             # the generator's adversarial term goes through the updated discriminator
-            fake_logits_g = f32(self.discriminator([inputs, fake], training=True))
+            fake_logits_g = self.judge(self.discriminator, fake, inputs)
             per_example, g_gan, l1 = generator_loss(fake_logits_g, targets, fake,
                                                     self.l1_weight, self.g_loss_fn)
             return per_example, (per_example, d_per_example, g_gan, l1)
@@ -367,4 +368,5 @@ class Pix2Pix(ImageConditionedGAN):
         self.g_loss_tracker.update_state(g_per_example)
         self.extra_trackers["g_gan"].update_state(g_gan)
         self.extra_trackers["l1"].update_state(l1)
+        self.adjust_augmentation(global_batch)
         return self._step_logs()

@@ -351,7 +351,7 @@ class SRGAN(ImageConditionedGAN):
     def check_options(cls, options):
         """The command line's options, checked before any data is read: the
         VGG19 weights file is located now (never downloaded)."""
-        options = dict(options)
+        options = dict(super().check_options(options))
         content = options.setdefault("content", "pixel")  # recorded in run.json as before
         if options.get("vgg_weights") and content != "vgg19":
             raise ValueError("--vgg-weights applies to --content vgg19")
@@ -519,18 +519,20 @@ class SRGAN(ImageConditionedGAN):
         f32 = self._float32
 
         def d_loss(_, fake):
-            real_logits = f32(self.discriminator(hr, training=True))
-            fake_logits = f32(self.discriminator(tf.stop_gradient(fake), training=True))
+            real_logits = self.judge(self.discriminator, hr)
+            fake_logits = self.judge(self.discriminator, tf.stop_gradient(fake))
             per_example = self.d_loss_fn(real_logits, fake_logits)
-            return per_example, per_example
+            return per_example, (per_example, real_logits)
 
         def g_loss(recording):
             fake = f32(self.generator(lr, training=True))
             with recording.paused():  # D's update on G(lr), outside G's tape
-                d_per_example = self.minimize("d", lambda r: d_loss(r, fake), global_batch)
+                d_per_example, real_logits = self.minimize(
+                    "d", lambda r: d_loss(r, fake), global_batch)
+                self.observe_real_logits(real_logits)
             content = self.content_loss(fake, hr)
             # the adversarial term goes through the updated discriminator
-            fake_logits_g = f32(self.discriminator(fake, training=True))
+            fake_logits_g = self.judge(self.discriminator, fake)
             per_example, g_gan = generator_loss(content, fake_logits_g,
                                                 self.adversarial_weight, self.g_loss_fn)
             return per_example, (per_example, d_per_example, content, g_gan)
@@ -542,6 +544,7 @@ class SRGAN(ImageConditionedGAN):
         self.g_loss_tracker.update_state(g_per_example)
         self.extra_trackers["content"].update_state(content)
         self.extra_trackers["g_gan"].update_state(g_gan)
+        self.adjust_augmentation(global_batch)
         return self._step_logs()
 
 

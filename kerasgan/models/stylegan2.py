@@ -559,7 +559,7 @@ class StyleGAN2(GAN):
                 real_logits = self._discriminate32(real, None)
                 fake_logits = self._discriminate32(fake, None)
                 per_example = self.d_loss_fn(real_logits, fake_logits)
-                return per_example, per_example
+                return per_example, (per_example, real_logits)
 
             r1_gradients = None
             if self.r1_gamma > 0:
@@ -579,8 +579,9 @@ class StyleGAN2(GAN):
                     logs["r1"] = (r1, tf.cast(due, tf.float32))
                     return grads
 
-            d_per_example = self.minimize("d", d_loss, global_batch,
-                                          extra_gradients=r1_gradients)
+            d_per_example, real_logits = self.minimize("d", d_loss, global_batch,
+                                                       extra_gradients=r1_gradients)
+            self.observe_real_logits(real_logits)
 
         draws = self._draw(offset, local_batch, global_batch)
 
@@ -650,6 +651,7 @@ class StyleGAN2(GAN):
         for name in ("r1", "pl"):
             if name in logs:
                 self._log_regulariser(name, *logs[name])
+        self.adjust_augmentation(global_batch)
         return self._step_logs()
 
     def _log_regulariser(self, name, values, due):

@@ -218,7 +218,11 @@ def table(records):
              "|---|---:|---:|---|---:|---:|---:|---|---:|"]
     for key, modes in by_set.items():
         any_r = next(iter(modes.values()))
-        last = {m: (r["points"][-1] if r["points"] else None) for m, r in modes.items()}
+        # the largest step count every mode of the set reached: equal budgets
+        common = set.intersection(*({p["step"] for p in r["points"]} for r in modes.values()))
+        at = max(common, default=None)
+        last = {m: next((p for p in r["points"] if p["step"] == at), None)
+                for m, r in modes.items()}
         base = last.get("none")
 
         def cell(mode):

@@ -247,6 +247,7 @@ COMMON_OPTIONS = {
         Option("ema_decay", float, help="keep EMA copies of the translators and attribute "
                "encoders with this decay (e.g. 0.999); samples and exports use them",
                minimum=0.0),
+        AUGMENT_OPTION,
     ),
     TOKEN_SEQUENCE: (
         Option("pretrain_steps", int, help="steps of maximum-likelihood pre-training of the "

@@ -16,8 +16,7 @@ from kerasgan import augment, models
 from kerasgan.callbacks import Overfitting, OverfittingWarning
 from kerasgan.callbacks.loss_curve import plot_history, split_series
 
-from conftest import family_data
-from test_resume import assert_same_run, with_fault
+from conftest import HEAVY_FAMILIES, family_data, slow_for
 
 #: every policy on its own, the three together, and ADA at p = 1
 POLICIES = ["diffaugment:color", "diffaugment:translation", "diffaugment:cutout",
@@ -57,9 +56,11 @@ def test_bad_specs_are_one_clear_line(spec, expected):
     assert expected in message and "\n" not in message and "docs/augmentation.md" in message
 
 
-def test_a_kind_whose_discriminator_does_not_judge_images_refuses_augment():
-    with pytest.raises(ValueError, match="takes no augment"):
-        models.get("mle", **models.get_class("mle").tiny_config, augment="diffaugment")
+@pytest.mark.parametrize("name", ["mle", "seqgan", "relgan"])
+def test_a_kind_whose_discriminator_does_not_judge_images_refuses_augment(name):
+    with pytest.raises(ValueError, match=f"^{name} takes no augment: its discriminator does "
+                       "not judge images"):
+        models.get(name, **models.get_class(name).tiny_config, augment="diffaugment")
 
 
 # -------------------------------------------------------------- transforms
@@ -162,7 +163,7 @@ def test_the_generator_gradient_flows_through_each_policy(spec, images_8x8):
     assert max(float(tf.reduce_max(tf.abs(a - b))) for a, b in zip(plain, augmented)) > 1e-6
 
 
-@pytest.mark.parametrize("name", AUGMENTING)
+@pytest.mark.parametrize("name", slow_for(*HEAVY_FAMILIES, names=AUGMENTING))
 def test_every_image_family_trains_a_step_with_ada_and_logs_r_t(name, images_8x8):
     gan = _tiny(name, augment="ada:target=0.6,speed=200,interval=1")
     data = images_8x8 if not (gan.num_classes or gan.image_conditioned) else family_data(
@@ -293,42 +294,10 @@ def test_the_overfitting_warning():
 
 
 # ------------------------------------------------------------- resume
-ADA_ARGS = ["train", "dcgan", "--epochs", "2", "--width", "4", "--latent-dim", "8",
-            "--batch-size", "512", "--backup-every", "4", "--quiet",
-            "--augment", "ada:target=0.1,speed=20000,interval=1"]
-
-
-@pytest.mark.slow
-def test_kill_mid_run_and_resume_gives_the_same_p_and_weights(tmp_path):
-    import subprocess
-    import sys
-
-    from test_resume import _env
-
-    reference = tmp_path / "reference"
-    proc = subprocess.run([sys.executable, "-m", "kerasgan.cli", *ADA_ARGS, "--out",
-                           str(reference)], capture_output=True, text=True, timeout=600,
-                          env=_env())
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = tmp_path / "run"
-    import test_resume
-
-    args, test_resume.ARGS = test_resume.ARGS, ADA_ARGS
-    try:
-        killed = with_fault("kill-at-step", 27, out)  # step 8 of epoch 2
-        assert killed.returncode == -9, killed.stderr[-3000:]
-        again = test_resume.kerasgan_cli(out)
-    finally:
-        test_resume.ARGS = args
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming" in again.stderr
-    assert_same_run(reference, out)  # weights, optimizer state, and history.csv's r_t and aug_p
-    gans = [keras.saving.load_model(str(d / "gan.keras")) for d in (reference, out)]
-    p = [float(g.aug_p.numpy()) for g in gans]
-    assert p[0] == p[1] and p[0] > 0
-    np.testing.assert_array_equal(gans[0].aug_stats.numpy(), gans[1].aug_stats.numpy())
-    rows = list(csv.DictReader(open(out / "history.csv")))
-    assert float(rows[-1]["aug_p"]) == pytest.approx(p[0], abs=1e-7)
+# Exact resume of ADA's p: the preemption tests of tests/test_resume.py train
+# with --augment ada (its ARGS), so a SIGKILL mid-epoch, a kill inside a backup
+# write, a damaged backup and a SIGTERM must each end with the same p, p's
+# accumulator, weights and history.csv (r_t, aug_p) as the uninterrupted run.
 
 
 def test_cli_refuses_a_bad_augment_before_reading_data(tmp_path, capsys):

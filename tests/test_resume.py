@@ -21,9 +21,11 @@ from kerasgan import run as runs
 from kerasgan.data import DataError, ImageSource
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-# mnist-10k at batch 512: 19 steps per epoch, 38 in all
+# mnist-10k at batch 512: 19 steps per epoch, 38 in all; with ADA (p adapting
+# fast), so that every resume below must also restore ADA's p and its accumulator
 ARGS = ["train", "dcgan", "--epochs", "2", "--width", "4", "--latent-dim", "8",
-        "--batch-size", "512", "--ema-decay", "0.9", "--flip", "--backup-every", "4", "--quiet"]
+        "--batch-size", "512", "--ema-decay", "0.9", "--flip", "--backup-every", "4", "--quiet",
+        "--augment", "ada:target=0.1,speed=20000,interval=1"]
 STEPS_PER_EPOCH = 19
 
 
@@ -47,6 +49,18 @@ def final_weights(run_dir):
     gan = keras.saving.load_model(os.path.join(run_dir, "gan.keras"))
     return {v.path: v.numpy() for v in gan.weights + gan.g_optimizer.variables
             + gan.d_optimizer.variables}
+
+
+@pytest.mark.slow
+def test_the_reference_run_moved_adas_p(reference):
+    """The resume tests compare ADA's p too: it must have moved (and be logged)."""
+    weights = final_weights(reference)
+    p = [v for k, v in weights.items() if k.endswith("aug_p")]
+    stats = [k for k in weights if k.endswith("aug_stats")]
+    assert len(p) == 1 and 0 < float(p[0]) <= 1 and len(stats) == 1
+    rows = list(csv.DictReader(open(os.path.join(reference, "history.csv"))))
+    assert float(rows[-1]["aug_p"]) == pytest.approx(float(p[0]), abs=1e-7)
+    assert -1 <= float(rows[-1]["r_t"]) <= 1
 
 
 def assert_same_run(reference, resumed):

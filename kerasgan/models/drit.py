@@ -799,7 +799,7 @@ class DRIT(ImageConditionedGAN):
             cycle_a = self._render(self.generator_a, c_a_again, z_a_again)
             cycle_b = self._render(self.generator_b, c_b_again, z_b_again)
 
-            gan = tf_step.add_n([_bce_per_example(f32(d(x, training=True)), 1.0)
+            gan = tf_step.add_n([_bce_per_example(self.judge(d, x), 1.0)
                                  for d, x in ((d_a, fake_a), (d_b, fake_b), (d_a, random_a1),
                                               (d_a, random_a2), (d_b, random_b1),
                                               (d_b, random_b2))])
@@ -828,18 +828,23 @@ class DRIT(ImageConditionedGAN):
         logged, fakes, (c_a, c_b) = self.minimize("g", g_loss, global_batch, ema=True)
 
         def d_loss(_):
-            real_a = _bce_per_example(f32(d_a(a, training=True)), 1.0)
-            real_b = _bce_per_example(f32(d_b(b, training=True)), 1.0)
+            # the domain discriminators judge images (augmented with ``augment``);
+            # the content discriminator judges codes (never augmented)
+            logits_a, logits_b = self.judge(d_a, a), self.judge(d_b, b)
+            real_a = _bce_per_example(logits_a, 1.0)
+            real_b = _bce_per_example(logits_b, 1.0)
             loss = 3.0 * (real_a + real_b)
             for i, fake in enumerate(fakes):
                 d = d_a if i < 3 else d_b
-                loss = loss + _bce_per_example(f32(d(fake, training=True)), 0.0)
+                loss = loss + _bce_per_example(self.judge(d, fake), 0.0)
             content = (_bce_per_example(f32(d_c(c_a, training=True)), 0.0)
                        + _bce_per_example(f32(d_c(c_b, training=True)), 1.0))
             total = loss + w["content_weight"] * content
-            return total, (total, content)
+            return total, (total, content, logits_a, logits_b)
 
-        d_total, d_content = self.minimize("d", d_loss, global_batch)
+        d_total, d_content, logits_a, logits_b = self.minimize("d", d_loss, global_batch)
+        self.observe_real_logits(logits_a)
+        self.observe_real_logits(logits_b)
         total, gan, content_gan, cycle, reconstruction, kl, latent, mode_seeking = logged
         self.g_loss_tracker.update_state(total)
         self.d_loss_tracker.update_state(d_total)
@@ -848,6 +853,7 @@ class DRIT(ImageConditionedGAN):
                             ("latent", latent), ("mode_seeking", mode_seeking),
                             ("d_content", d_content)):
             self.extra_trackers[name].update_state(value)
+        self.adjust_augmentation(global_batch)
         return self._step_logs()
 
 

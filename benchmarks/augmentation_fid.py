@@ -11,8 +11,10 @@ FD-over-steps picture (``--plot``).
 Subsets are class-balanced (the first N/10 images of each class in file-name
 order) and written once as ``.npz`` under ``OUT/data``.
 
-Every run folder resumes: stop the script at any time and start it again with
-the same arguments; finished chunks are not trained or scored again.
+The runs advance chunk by chunk together (every run's first chunk, then every
+run's second, ...), so a script stopped at any time leaves every run of a set at
+the same step count. Every run folder resumes: start the script again with the
+same arguments; finished chunks are not trained or scored again.
 
     python benchmarks/augmentation_fid.py --cifar ../shared/data/cifar10 --out runs/aug
     python benchmarks/augmentation_fid.py --out runs/aug --table        # table only
@@ -123,8 +125,9 @@ def _run(cmd, log):
         raise SystemExit(f"failed ({result.returncode}): {' '.join(cmd)}; see {log}")
 
 
-def experiment(args, name, data, n_images, mode, metric, reference, family_flags):
-    """Trains ``name`` in chunks, scoring after each; returns its record."""
+def experiment(args, name, data, n_images, mode, metric, reference, family_flags, upto=None):
+    """Trains ``name`` in chunks (the first ``upto``; all by default), scoring
+    after each; returns its record."""
     run = os.path.join(args.out, name)
     os.makedirs(run, exist_ok=True)
     record_path = os.path.join(run, "curve.json")
@@ -136,7 +139,7 @@ def experiment(args, name, data, n_images, mode, metric, reference, family_flags
     steps_per_epoch = n_images // args.batch_size
     done = {p["step"] for p in record["points"]}
     log = os.path.join(run, "log.txt")
-    for chunk in range(1, args.chunks + 1):
+    for chunk in range(1, (upto or args.chunks) + 1):
         step = args.steps * chunk // args.chunks
         if step in done:
             continue
@@ -304,9 +307,12 @@ def main(argv=None):
         return
     if not (args.table or args.plot):
         only = set(args.only.split(",")) if args.only else None
-        for spec in experiments(args):
-            if only is None or spec[0] in only:
-                experiment(args, *spec)
+        plan = [spec for spec in experiments(args) if only is None or spec[0] in only]
+        # chunk by chunk across the runs: stopped at any time, every run of a
+        # set has reached the same step count (the table compares equal budgets)
+        for chunk in range(1, args.chunks + 1):
+            for spec in plan:
+                experiment(args, *spec, upto=chunk)
     records = load_records(args.out)
     text = table(records)
     with open(os.path.join(args.out, "table.md"), "w") as f:

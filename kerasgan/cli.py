@@ -226,6 +226,8 @@ def _add_run_options(t, recommended):
     t.add_argument("--backup-every", type=int, default=None, metavar="STEPS",
                    help="generator steps between backups inside an epoch (default 500; "
                         "0: only at epoch ends)")
+    t.add_argument("--tensorboard", default=None, metavar="DIR",
+                   help="also log every epoch's losses, r_t and ADA's p to TensorBoard in DIR")
     t.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -521,7 +523,8 @@ def _train(args):
         cpu.announce(quiet=True)
     backup_every = runs.DEFAULT_BACKUP_EVERY if args.backup_every is None else args.backup_every
     runs.train(run_config, args.out, source, strategy=strategy, strategy_name=args.strategy,
-               verbose=0 if args.quiet else "auto", backup_every=backup_every)
+               verbose=0 if args.quiet else "auto", backup_every=backup_every,
+               tensorboard=args.tensorboard)
     print(f"kerasgan: run written to {args.out} (samples/, history.csv, loss_curve.png, "
           "generator.keras)")
 

@@ -573,7 +573,8 @@ def _short(value):
 
 
 def train(run_config, run_dir, source, strategy="auto", verbose="auto",
-          backup_every=DEFAULT_BACKUP_EVERY, extra_callbacks=(), strategy_name=None):
+          backup_every=DEFAULT_BACKUP_EVERY, extra_callbacks=(), strategy_name=None,
+          tensorboard=None):
     """Trains (or resumes) the run described by ``run_config`` in ``run_dir``.
 
     Args:
@@ -591,6 +592,8 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
             at epoch ends).
         extra_callbacks: more Keras callbacks, run after the health check and
             before the backup.
+        tensorboard: a folder for ``keras.callbacks.TensorBoard`` (the chief
+            logs every epoch's logs there: losses, ``r_t``, ``aug_p``), or None.
 
     Returns:
         The trained GAN.
@@ -697,6 +700,8 @@ def train(run_config, run_dir, source, strategy="auto", verbose="auto",
                     LossCurve(os.path.join(run_dir, "loss_curve.png"), csv_path=csv_path,
                               title=f"{run_config['family']} on {run_config['data']['source']}"),
                 ]
+                if tensorboard:
+                    out.append(keras.callbacks.TensorBoard(tensorboard))
             out += list(extra_callbacks)
             out.append(Backup(backup_dir, steps, backup_every, sigterm=sigterm))
             return out

@@ -239,22 +239,37 @@ def test_augment_and_p_are_saved_with_the_model(tmp_path, images_8x8):
 
 
 # --------------------------------------------------------- seeing r_t and p
-def test_r_t_and_p_in_tensorboard(tmp_path, images_8x8):
-    gan = _tiny("dcgan", augment="ada:target=0.6,speed=100,interval=1")
-    ds = tf.data.Dataset.from_tensor_slices(images_8x8).batch(8, drop_remainder=True).take(3)
-    logdir = tmp_path / "tb"
-    history = gan.fit(ds, epochs=2, verbose=0,
-                      callbacks=[keras.callbacks.TensorBoard(str(logdir))]).history
+def _scalars(logdir):
     found = {}
     for root, _, files in os.walk(logdir):
-        for f in files:
+        for f in sorted(files):
             for event in tf.compat.v1.train.summary_iterator(os.path.join(root, f)):
                 for value in event.summary.value:
-                    number = tf.make_ndarray(value.tensor) if value.HasField("tensor") else None
-                    if number is not None:
-                        found.setdefault(value.tag, []).append(float(number))
+                    if value.HasField("tensor"):
+                        found.setdefault(value.tag, []).append(
+                            float(tf.make_ndarray(value.tensor)))
+    return found
+
+
+def test_a_cli_run_logs_r_t_and_p_to_history_loss_curve_and_tensorboard(tmp_path):
+    from kerasgan import cli
+    from kerasgan.run import read_json
+
+    out, tb = tmp_path / "run", tmp_path / "tb"
+    code = cli.main(["train", "dcgan", "--epochs", "2", "--width", "4", "--latent-dim", "8",
+                     "--batch-size", "1024", "--augment", "ADA:Target=0.2,speed=20000,interval=1",
+                     "--tensorboard", str(tb), "--out", str(out), "--quiet"])
+    assert code == 0
+    # the canonical spec is what the run records
+    assert read_json(out / "run.json")["model"]["augment"] == (
+        "ada:target=0.2,speed=20000,interval=1")
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    history = {k: [float(r[k]) for r in rows] for k in ("r_t", "aug_p")}
+    assert all(-1 <= v <= 1 for v in history["r_t"]) and 0 <= history["aug_p"][-1] <= 1
+    found = _scalars(tb)
     np.testing.assert_allclose(found["epoch_r_t"], history["r_t"], rtol=1e-6)
     np.testing.assert_allclose(found["epoch_aug_p"], history["aug_p"], rtol=1e-6)
+    assert (out / "loss_curve.png").stat().st_size > 0
 
 
 def test_the_loss_curve_draws_r_t_and_p_on_their_own_panel(tmp_path):

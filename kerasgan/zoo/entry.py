@@ -22,12 +22,19 @@ DATASETS = {
     "mnist-10k": ("MNIST test split (bundled)", "CC BY-SA 3.0 (LeCun, Cortes, Burges)"),
     "runs/data/cifar10": ("CIFAR-10 (JPEG copy of ../shared/data/cifar10)",
                           "CIFAR-10 (Krizhevsky, 2009)"),
+    "runs/aug/data/cifar10-10pct.npz": (
+        "CIFAR-10, 10% of train (5,000 images: the first 500 of each class in file-name order)",
+        "CIFAR-10 (Krizhevsky, 2009)"),
     "../shared/data/text/image_coco": (
         "Image COCO captions (Texygen benchmark: 9,999 train / 9,999 test)",
         "MIT (Texygen, Zhu et al. 2018); captions from MS COCO Captions, CC BY 4.0"),
 }
 #: steps that must run before a recipe's ``kerasgan train`` for a data source
 PREPARE = {
+    "runs/aug/data/cifar10-10pct.npz": [
+        "python benchmarks/augmentation_fid.py --out runs/aug --prepare --fractions 0.1 "
+        "--small 0",
+    ],
     "runs/data/cifar10": [
         "mkdir -p runs/data && tar -xzf ../shared/data/cifar10/cifar10-jpg.tar.gz -C runs/data",
         "mkdir -p runs/data/cifar10 && mv runs/data/train runs/data/test runs/data/cifar10/",

@@ -332,8 +332,9 @@ def ada_augment(images, p, seed_generator):
     quarter = _gate(draws, p, ops.floor(draws.uniform() * 4), zero)
     g = g @ _rotation2(quarter * (math.pi / 2))
     t = (draws.uniform(2) * 2.0 - 1.0) * 0.125
-    g = g @ _translate2(_gate(draws, p, ops.round(t[:, 0] * width), zero),
-                        _gate(draws, p, ops.round(t[:, 1] * height), zero))
+    keep = draws.uniform() < p  # one draw gates both axes of a translation
+    g = g @ _translate2(ops.where(keep, ops.round(t[:, 0] * width), zero),
+                        ops.where(keep, ops.round(t[:, 1] * height), zero))
     s = _gate(draws, p, ops.power(2.0, draws.normal() * 0.2), one)
     g = g @ _scale2(s, s)
     p_rot = 1.0 - ops.sqrt(ops.maximum(1.0 - p, 0.0))
@@ -342,8 +343,9 @@ def ada_augment(images, p, seed_generator):
     g = g @ _scale2(s, 1.0 / s)
     g = g @ _rotation2(_gate(draws, p_rot, (draws.uniform() * 2.0 - 1.0) * math.pi, zero))
     t = draws.normal(2) * 0.125
-    g = g @ _translate2(_gate(draws, p, t[:, 0] * width, zero),
-                        _gate(draws, p, t[:, 1] * height, zero))
+    keep = draws.uniform() < p
+    g = g @ _translate2(ops.where(keep, t[:, 0] * width, zero),
+                        ops.where(keep, t[:, 1] * height, zero))
     y, x = _grid(images)
     src_x = g[:, 0, 0, None, None] * x + g[:, 0, 1, None, None] * y + g[:, 0, 2, None, None]
     src_y = g[:, 1, 0, None, None] * x + g[:, 1, 1, None, None] * y + g[:, 1, 2, None, None]

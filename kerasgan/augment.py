@@ -102,7 +102,7 @@ class Augmentation:
             extra += f",interval={self.interval}"
         return f"ada:target={self.target:g}{extra}"
 
-    def __call__(self, images, seed_generator, p=None):
+    def __call__(self, images, seed_generator, p=None, layout=None):
         """``images`` (this replica's NHWC batch, in [-1, 1]) augmented.
 
         Args:
@@ -110,10 +110,14 @@ class Augmentation:
             seed_generator: the model's ``keras.random.SeedGenerator``.
             p: ADA's probability (a scalar tensor or float); DiffAugment
                 ignores it.
+            layout: ``(offset, global_batch)`` of this replica's rows
+                (:func:`kerasgan.distribute.batch_layout`); None: computed
+                here (an all-reduce, which must not run inside a
+                conditional branch under a strategy).
         """
         if self.kind == "diffaugment":
-            return diff_augment(images, self.policies, seed_generator)
-        return ada_augment(images, self.p if p is None else p, seed_generator)
+            return diff_augment(images, self.policies, seed_generator, layout=layout)
+        return ada_augment(images, self.p if p is None else p, seed_generator, layout=layout)
 
 
 def parse(spec):
@@ -179,9 +183,9 @@ def parse(spec):
 class _Draws:
     """Random draws for the global batch, sliced to this replica's rows."""
 
-    def __init__(self, images, seed_generator):
+    def __init__(self, images, seed_generator, layout=None):
         self.local = ops.shape(images)[0]
-        self.offset, self.total = batch_layout(self.local)
+        self.offset, self.total = batch_layout(self.local) if layout is None else layout
         self.seed = seed_generator
 
     def uniform(self, *shape):
@@ -238,11 +242,11 @@ def _grid(images):
 
 
 # ------------------------------------------------------------ DiffAugment
-def diff_augment(images, policies, seed_generator):
+def diff_augment(images, policies, seed_generator, layout=None):
     """DiffAugment (Zhao et al. 2020) of ``images`` with ``policies``, applied
     to every image (the reference implementation's ranges)."""
     images = ops.cast(images, "float32")
-    draws = _Draws(images, seed_generator)
+    draws = _Draws(images, seed_generator, layout)
     _, height, width, _ = images.shape
     if "color" in policies:
         brightness = draws.uniform(1, 1, 1) - 0.5
@@ -315,14 +319,14 @@ def _translate2(tx, ty):
     return _mat3([one, zero, tx, zero, one, ty, zero, zero, one])
 
 
-def ada_augment(images, p, seed_generator):
+def ada_augment(images, p, seed_generator, layout=None):
     """ADA's "bgc" pipeline (Karras et al. 2020) of ``images``: each transform
     applied to each image with probability ``p`` (the rotation, applied twice
     around the anisotropic scaling, with ``1 - sqrt(1 - p)``), with the paper's
     ranges. ``p = 0`` gives ``images`` back unchanged."""
     images = ops.cast(images, "float32")
     p = ops.cast(p, "float32")
-    draws = _Draws(images, seed_generator)
+    draws = _Draws(images, seed_generator, layout)
     _, height, width, channels = images.shape
     one = ops.ones((draws.local,), "float32")
     zero = ops.zeros((draws.local,), "float32")

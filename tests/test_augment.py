@@ -119,21 +119,12 @@ def test_draws_are_made_for_the_global_batch():
     from kerasgan.distribute import local_slice
 
     x = _images(3, n=8)
-    whole = _apply("ada:p=0.7", x).numpy()
-    # the same draws, taken as replica 1 of 2 would (offset 4, 4 rows)
-    calls = augment._Draws.__init__
-
-    def as_replica_one(self, images, seed_generator):
-        calls(self, images, seed_generator)
-        self.local, self.offset, self.total = 4, 4, 8
-
-    original = augment._Draws.__init__
-    augment._Draws.__init__ = as_replica_one
-    try:
-        half = _apply("ada:p=0.7", local_slice(x, 4, 4)).numpy()
-    finally:
-        augment._Draws.__init__ = original
-    np.testing.assert_allclose(half, whole[4:], rtol=1e-5, atol=1e-5)
+    for spec in ("ada:p=0.7", "diffaugment"):
+        whole = _apply(spec, x).numpy()
+        # replica 1 of 2: rows 4..7 of a global batch of 8
+        half = augment.parse(spec)(local_slice(x, 4, 4), keras.random.SeedGenerator(3),
+                                   layout=(4, 8)).numpy()
+        np.testing.assert_allclose(half, whole[4:], rtol=1e-5, atol=1e-5)
 
 
 # ---------------------------------------------------------- the families
@@ -190,26 +181,34 @@ def test_p_follows_r_t_at_the_papers_speed(images_8x8):
     np.testing.assert_array_equal(gan.aug_stats.numpy(), [0.0, 0.0])
 
 
-def test_mirrored_equals_one_device_with_augmentation(images_8x8, mirrored_strategy):
+#: ADA starting at p = 0.5, so that p moves whichever side of the target r_t is
+ADA_FROM_HALF = augment.Augmentation("ada", target=0.6, p=0.5, speed=100, interval=1)
+
+
+@pytest.mark.parametrize("name, spec", [
+    ("dcgan", ADA_FROM_HALF),
+    pytest.param("pix2pix", "diffaugment", marks=pytest.mark.slow),
+    pytest.param("stylegan2", "diffaugment:translation,cutout", marks=pytest.mark.slow),
+])
+def test_mirrored_equals_one_device_with_augmentation(name, spec, images_8x8,
+                                                      mirrored_strategy):
     """ADA (p adapting fast) and DiffAugment on two replicas give the one-device
     run's weights, p and logs."""
     from test_distribution import _assert_replicas_agree, _assert_same_weights, _train
 
-    # ADA starting at p = 0.5, so that it moves whichever side of the target r_t is
-    ada = augment.Augmentation("ada", target=0.6, p=0.5, speed=100, interval=1)
-    for name, spec in (("dcgan", ada), ("pix2pix", "diffaugment")):
-        single, h1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), name, images_8x8,
-                            augment=spec)
-        mirrored, h2 = _train(mirrored_strategy, name, images_8x8, augment=spec)
-        _assert_same_weights(single, mirrored)
-        _assert_replicas_agree(mirrored)
-        for key in h1:
-            np.testing.assert_allclose(h1[key], h2[key], rtol=1e-5, atol=1e-6, err_msg=key)
-        if spec is ada:
-            assert float(mirrored.aug_p.numpy()) != 0.5  # p moved, and moved the same
-            assert float(single.aug_p.numpy()) == float(mirrored.aug_p.numpy())
+    single, h1 = _train(tf.distribute.OneDeviceStrategy("/cpu:0"), name, images_8x8,
+                        augment=spec)
+    mirrored, h2 = _train(mirrored_strategy, name, images_8x8, augment=spec)
+    _assert_same_weights(single, mirrored)
+    _assert_replicas_agree(mirrored)
+    for key in h1:
+        np.testing.assert_allclose(h1[key], h2[key], rtol=1e-5, atol=1e-6, err_msg=key)
+    if spec is ADA_FROM_HALF:
+        assert float(mirrored.aug_p.numpy()) != 0.5  # p moved, and moved the same
+        assert float(single.aug_p.numpy()) == float(mirrored.aug_p.numpy())
 
 
+@pytest.mark.slow
 def test_xla_and_mixed_precision_with_augmentation(images_8x8):
     ds = tf.data.Dataset.from_tensor_slices(images_8x8).batch(8, drop_remainder=True).take(2)
     for precision_policy, jit in (("mixed_bfloat16", False), ("float32", True)):

@@ -201,6 +201,9 @@ class AdversarialModel(keras.Model):
         computes the same value from all-reduced sums."""
         self.augmentation = augmentation
         self.augment = None if augmentation is None else augmentation.spec
+        # the step's batch layout, shared by the augmentations of one traced step
+        # (a plain dict, outside Keras' attribute tracking)
+        object.__setattr__(self, "_layout_cache", {})
         self.aug_p = self.aug_stats = None
         # r_t = E[sign(D(real))] per epoch, logged with or without augmentation
         self.rt_tracker = keras.metrics.Mean(name="r_t") if self.augments_images else None
@@ -220,7 +223,12 @@ class AdversarialModel(keras.Model):
         made for the global batch), else unchanged."""
         if self.augmentation is None:
             return images
-        return self.augmentation(images, self.seed_generator, p=self.aug_p)
+        # one layout per traced step: the first call (in the discriminator's
+        # loss) all-reduces it, the later ones (a lazy R1 inside tf.cond) reuse it;
+        # every image batch a step augments has this replica's batch size
+        layout = tf_step.enclosing_graph_value(
+            self._layout_cache, lambda: tf_step.batch_layout(tf_step.batch_size(images)))
+        return self.augmentation(images, self.seed_generator, p=self.aug_p, layout=layout)
 
     def observe_real_logits(self, logits):
         """Records ``sign(D(real))`` of this replica's real batch (the

@@ -55,6 +55,7 @@ __all__ = [
     "bad_batch_message",
     "clip_global",
     "conditional_gradients",
+    "enclosing_graph_value",
     "every",
     "float32",
     "global_sum",
@@ -157,6 +158,35 @@ def clip_global(optimizer, grads):
         unscaled, _ = tf.clip_by_global_norm(unscaled, global_norm)
     shares = iter([g * tf.cast(scale, g.dtype) / n for g in unscaled])
     return [None if g is None else next(shares) for g in total]
+
+
+def enclosing_graph_value(cache, compute):
+    """A value computed once per traced step function (and replica) and reused
+    in the graphs nested in it (a ``tf.cond`` branch of a lazy regulariser), so
+    that a collective (the all-reduce of :func:`batch_layout`) never runs inside
+    a conditional branch, which ``MirroredStrategy`` refuses.
+
+    ``cache`` is a dict owned by the caller; ``compute()`` makes the value.
+    ``MirroredStrategy`` traces the step once per replica into one graph, so
+    the value is kept per replica context. Outside a ``tf.function`` (eager)
+    it is computed at every call."""
+    if not tf.inside_function():
+        return compute()
+    graph = tf.compat.v1.get_default_graph()
+    ctx = tf.distribute.get_replica_context()
+    key = 0 if ctx is None else tf.get_static_value(ctx.replica_id_in_sync_group)
+    if key is None:  # a replica id only known at run time: no reuse
+        return compute()
+    key = int(key)
+    entry = cache.get(key)
+    outer = graph
+    while entry is not None and outer is not None:
+        if entry[0] is outer:
+            return entry[1]
+        outer = getattr(outer, "outer_graph", None)
+    value = compute()
+    cache[key] = (graph, value)
+    return value
 
 
 def add_n(tensors):

@@ -174,7 +174,33 @@ def _cli(*args, cwd):
                           capture_output=True, text=True, timeout=300)
 
 
-def test_cli_trains_samples_and_scores_a_text_run(tmp_path):
+class _Done:
+    """What a command run in this process left: its exit status and output."""
+
+    def __init__(self, returncode, stdout, stderr):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+
+
+def _cli_here(capsys, *args):
+    """``kerasgan ARGS`` run in this process (no TensorFlow start-up per call)."""
+    from kerasgan import cli
+
+    capsys.readouterr()
+    try:
+        code = cli.main(list(args))
+    except SystemExit as e:  # argparse's errors
+        code = e.code
+    captured = capsys.readouterr()
+    return _Done(code, captured.out, captured.err)
+
+
+def test_cli_trains_samples_and_scores_a_text_run(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+    def _cli(*args, cwd):  # noqa: F811  (in this process: the same command, 4x faster)
+        del cwd
+        return _cli_here(capsys, *args)
+
     data = tmp_path / "captions.txt"
     data.write_text("\n".join(CAPTIONS) + "\n", encoding="utf-8")
     out = tmp_path / "run"

@@ -191,7 +191,8 @@ def experiments(args):
     for fraction in args.fractions:
         data = cifar_subset(args.cifar, args.out, fraction)
         for mode in args.modes:
-            plan.append((f"cifar{round(fraction * 100)}-{mode}", data, round(50000 * fraction),
+            plan.append((f"cifar10-{round(fraction * 100)}pct-{mode}", data,
+                         round(50000 * fraction),
                          mode, "fd10k_cifar10", cifar_ref, args.family_flags))
     if args.small:
         data = mnist_subset(args.mnist, args.out, args.small)
@@ -212,11 +213,18 @@ def load_records(out):
     return records
 
 
+def _label(record):
+    """The data set of a run, for tables and plots."""
+    if record["metric"].endswith("cifar10"):
+        return f"CIFAR-10, {record['images'] / 500:g}%"
+    return f"MNIST, {record['images']:,} digits"
+
+
 def table(records):
     """Markdown: for each data set, the final score of each mode and its ratio to none."""
     by_set = {}
     for r in records:
-        by_set.setdefault(r["name"].rsplit("-", 1)[0], {})[r["mode"]] = r
+        by_set.setdefault(_label(r), {})[r["mode"]] = r
     lines = ["| data | images | steps | metric | none | DiffAugment | ADA | final r_t (none / DA / ADA) | final ADA p |",
              "|---|---:|---:|---|---:|---:|---:|---|---:|"]
     for key, modes in by_set.items():
@@ -244,6 +252,18 @@ def table(records):
         lines.append(f"| {key} | {any_r['images']:,} | {step:,} | `{any_r['metric']}` | "
                      f"{cell('none')} | {cell('diffaugment')} | {cell('ada')} | {rts} | "
                      f"{ada_p.get('aug_p', float('nan')):.3f} |")
+    lines += ["", "Best score along each run (the step it was reached):", "",
+              "| data | none | DiffAugment | ADA |", "|---|---:|---:|---:|"]
+    for key, modes in by_set.items():
+        cells = []
+        for mode in ("none", "diffaugment", "ada"):
+            r = modes.get(mode)
+            if not r or not r["points"]:
+                cells.append("–")
+                continue
+            best = min(r["points"], key=lambda p: p["value"])
+            cells.append(f"{best['value']:.3f} ({best['step']:,})")
+        lines.append(f"| {key} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -253,13 +273,13 @@ def plot(records, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    sets = sorted({r["name"].rsplit("-", 1)[0] for r in records},
-                  key=lambda s: (s.startswith("mnist"), -int("".join(c for c in s if c.isdigit()) or 0)))
+    order = {_label(r): (r["metric"].endswith("mnist"), -r["images"]) for r in records}
+    sets = sorted(order, key=order.get)
     fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3.4), squeeze=False)
     colours = {"none": "tab:gray", "diffaugment": "tab:blue", "ada": "tab:orange"}
     for ax, key in zip(axes[0], sets):
         for r in records:
-            if r["name"].rsplit("-", 1)[0] != key or not r["points"]:
+            if _label(r) != key or not r["points"]:
                 continue
             steps = [p["step"] for p in r["points"]]
             values = [p["value"] for p in r["points"]]

@@ -209,8 +209,19 @@ def load_records(out):
         path = os.path.join(out, name, "curve.json")
         if os.path.exists(path):
             with open(path) as f:
-                records.append(json.load(f))
+                record = json.load(f)
+            record["dir"] = os.path.join(out, name)
+            records.append(record)
     return records
+
+
+def _fid(record, step):
+    """The run's Inception ``fid5k`` at ``step`` (``fid5k-STEP.json``), or None."""
+    path = os.path.join(record.get("dir", ""), f"fid5k-{step}.json")
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)["results"]["fid5k"]["value"]
 
 
 def _label(record):
@@ -223,7 +234,7 @@ def _label(record):
 def table(records):
     """Markdown: for each data set, the final score of each mode and its ratio to none."""
     by_set = {}
-    for r in records:
+    for r in sorted(records, key=lambda r: (r["metric"].endswith("mnist"), -r["images"])):
         by_set.setdefault(_label(r), {})[r["mode"]] = r
     lines = ["| data | images | steps | metric | none | DiffAugment | ADA | final r_t (none / DA / ADA) | final ADA p |",
              "|---|---:|---:|---|---:|---:|---:|---|---:|"]
@@ -252,6 +263,27 @@ def table(records):
         lines.append(f"| {key} | {any_r['images']:,} | {step:,} | `{any_r['metric']}` | "
                      f"{cell('none')} | {cell('diffaugment')} | {cell('ada')} | {rts} | "
                      f"{ada_p.get('aug_p', float('nan')):.3f} |")
+    lines += ["", "Inception FID (`fid5k`: 5,000 generated against 5,000 test images) at the "
+              "same step, where computed:", "",
+              "| data | steps | none | DiffAugment | ADA |", "|---|---:|---:|---:|---:|"]
+    for key, modes in by_set.items():
+        common = set.intersection(*({p["step"] for p in r["points"]} for r in modes.values()))
+        at = max(common, default=None)
+        values = {m: _fid(r, at) for m, r in modes.items()}
+        if at is None or all(v is None for v in values.values()):
+            continue
+        base = values.get("none")
+
+        def fid_cell(mode):
+            v = values.get(mode)
+            if v is None:
+                return "–"
+            if base is not None and mode != "none":
+                return f"{v:.1f} ({(v / base - 1) * 100:+.0f}%)"
+            return f"{v:.1f}"
+
+        lines.append(f"| {key} | {at:,} | {fid_cell('none')} | {fid_cell('diffaugment')} | "
+                     f"{fid_cell('ada')} |")
     lines += ["", "Best score along each run (the step it was reached):", "",
               "| data | none | DiffAugment | ADA |", "|---|---:|---:|---:|"]
     for key, modes in by_set.items():

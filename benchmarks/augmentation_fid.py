@@ -309,6 +309,8 @@ def plot(records, path):
     sets = sorted(order, key=order.get)
     fig, axes = plt.subplots(1, len(sets), figsize=(4 * len(sets), 3.4), squeeze=False)
     colours = {"none": "tab:gray", "diffaugment": "tab:blue", "ada": "tab:orange"}
+    rank = {"none": 0, "diffaugment": 1, "ada": 2}
+    records = sorted(records, key=lambda r: rank.get(r["mode"], 3))
     for ax, key in zip(axes[0], sets):
         for r in records:
             if _label(r) != key or not r["points"]:

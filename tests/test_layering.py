@@ -11,7 +11,8 @@ import is still an arrow). A module may import its own layer or any lower one.
 
 Placement of the modules the order does not name:
 
-- ``utils``, ``version``, ``cache`` (file hashes, the cache folder), ``images``
+- ``utils``, ``version``, ``cache`` (file hashes, the cache folder), ``companion``
+  (where the installed data distributions keep their files), ``images``
   (PNG grids, atomic writes, display up-sampling) and ``spec`` (the family spec
   the registry, the data's batch kinds and the command read; TensorFlow-free):
   helpers with no dependency above them, the bottom layer;
@@ -35,7 +36,7 @@ ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
 #: layers, lowest first: each a set of first components after ``kerasgan.``
 LAYERS = [
     ("utils", {"utils", "errors", "cache", "images", "version", "spec", "vocabulary", "cpu",
-               "kit"}),
+               "kit", "companion"}),
     ("distribute", {"distribute"}),
     ("layers", {"layers", "losses", "penalties", "augment", "precision", "sampling"}),
     ("core", {"core", "gan"}),

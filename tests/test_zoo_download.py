@@ -16,11 +16,13 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
 
-from kerasgan.zoo import download
+from kerasgan import companion
+from kerasgan.zoo import ZooMirrorWarning, download
 from kerasgan.zoo.download import ZooDownloadError, fetch, sources, verify
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -108,6 +110,14 @@ class _Server:
         self.httpd.server_close()
 
 
+@pytest.fixture(autouse=True)
+def no_installed_companion(monkeypatch):
+    """These tests name every source; an installed kerasgan-zoo-files would add one."""
+    real = companion.folder
+    monkeypatch.setattr(companion, "folder",
+                        lambda c: None if c == companion.ZOO_FILES else real(c))
+
+
 @pytest.fixture
 def serve(monkeypatch):
     """``serve(files, mode)`` starts a server; all are stopped at the end."""
@@ -189,7 +199,8 @@ def test_corrupted_cache_file_is_fetched_again(serve, tmp_path):
 def test_wrong_hash_keeps_nothing(serve, tmp_path):
     server = serve({RELPATH: _content(seed=1)})  # same size, other bytes
     cache = str(tmp_path)
-    with pytest.raises(ZooDownloadError, match="sha256 mismatch") as info:
+    with pytest.raises(ZooDownloadError, match="sha256 mismatch") as info, \
+            pytest.warns(ZooMirrorWarning, match="no source left"):
         fetch(RELPATH, GOOD_SHA, SIZE, entry_url=server.url, cache_root=cache, progress=False)
     message = str(info.value)
     assert "\n" not in message and RELPATH in message and server.url in message
@@ -199,7 +210,8 @@ def test_wrong_hash_keeps_nothing(serve, tmp_path):
 
 def test_wrong_size_announced_is_refused_before_the_body(serve, tmp_path):
     server = serve({RELPATH: _content(seed=1, size=SIZE + 10)})
-    with pytest.raises(ZooDownloadError, match=f"size mismatch: expected {SIZE} bytes"):
+    with pytest.raises(ZooDownloadError, match=f"size mismatch: expected {SIZE} bytes"), \
+            pytest.warns(ZooMirrorWarning, match=f"published URL {server.url}"):
         fetch(RELPATH, GOOD_SHA, SIZE, entry_url=server.url, cache_root=str(tmp_path),
               progress=False)
     assert _files_under(str(tmp_path)) == [RELPATH + ".lock"]
@@ -278,9 +290,54 @@ def test_404_mirror_falls_through_to_checkout_folder(serve, tmp_path, monkeypatc
     (checkout / "dcgan-test").mkdir(parents=True)
     (checkout / RELPATH).write_bytes(GOOD)
     monkeypatch.setenv("KERASGAN_ZOO_URL", server.url)
-    path = fetch(RELPATH, GOOD_SHA, SIZE, checkout_dir=str(checkout),
-                 cache_root=str(tmp_path / "cache"), progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ZooMirrorWarning)  # a 404 is no lie: no warning
+        path = fetch(RELPATH, GOOD_SHA, SIZE, checkout_dir=str(checkout),
+                     cache_root=str(tmp_path / "cache"), progress=False)
     assert _read(path) == GOOD and len(server.requests) == 1
+
+
+# --- mirrors that lie -------------------------------------------------------------------
+
+def _mirror_warnings(record):
+    return [str(w.message) for w in record if issubclass(w.category, ZooMirrorWarning)]
+
+
+@pytest.mark.parametrize("wrong", [_content(seed=4), _content(seed=4, size=SIZE - 1)],
+                         ids=["other-bytes", "other-size"])
+def test_lying_folder_mirror_warns_even_when_a_later_source_is_good(serve, tmp_path,
+                                                                     monkeypatch, wrong):
+    good = serve()
+    mirror = tmp_path / "mirror"
+    (mirror / "dcgan-test").mkdir(parents=True)
+    (mirror / RELPATH).write_bytes(wrong)
+    monkeypatch.setenv("KERASGAN_ZOO_URL", str(mirror))
+    with pytest.warns(ZooMirrorWarning) as record:
+        path = fetch(RELPATH, GOOD_SHA, SIZE, entry_url=good.url,
+                     cache_root=str(tmp_path / "cache"), progress=False)
+    assert _read(path) == GOOD and len(good.requests) == 1  # the good file, from the next
+    [message] = _mirror_warnings(record)
+    assert "\n" not in message and RELPATH in message
+    assert f"KERASGAN_ZOO_URL {mirror}" in message
+    assert "mismatch" in message and "nothing from it was kept" in message
+    assert "trying the next source" in message
+
+
+def test_lying_http_mirror_warns_even_when_a_later_source_is_good(serve, tmp_path,
+                                                                   monkeypatch):
+    liar = serve({RELPATH: _content(seed=5)})
+    checkout = tmp_path / "checkout" / "zoo"
+    (checkout / "dcgan-test").mkdir(parents=True)
+    (checkout / RELPATH).write_bytes(GOOD)
+    monkeypatch.setenv("KERASGAN_ZOO_URL", liar.url)
+    with pytest.warns(ZooMirrorWarning) as record:
+        path = fetch(RELPATH, GOOD_SHA, SIZE, checkout_dir=str(checkout),
+                     cache_root=str(tmp_path / "cache"), progress=False)
+    assert _read(path) == GOOD
+    [message] = _mirror_warnings(record)
+    assert f"KERASGAN_ZOO_URL {liar.url}" in message and RELPATH in message
+    assert "sha256 mismatch" in message and "nothing from it was kept" in message
+    assert _files_under(str(tmp_path / "cache")) == sorted([RELPATH, RELPATH + ".lock"])
 
 
 def test_every_failing_source_is_listed(serve, tmp_path, monkeypatch):
@@ -290,7 +347,8 @@ def test_every_failing_source_is_listed(serve, tmp_path, monkeypatch):
     (wrong / RELPATH).write_bytes(_content(seed=3))
     monkeypatch.setenv("KERASGAN_ZOO_URL", forbidden.url)
     refused = _closed_port_url()
-    with pytest.raises(ZooDownloadError) as info:
+    with pytest.raises(ZooDownloadError) as info, \
+            pytest.warns(ZooMirrorWarning, match=f"checkout {wrong}"):
         fetch(RELPATH, GOOD_SHA, SIZE, entry_url=refused, checkout_dir=str(wrong),
               cache_root=str(tmp_path / "cache"), progress=False)
     message = str(info.value)
@@ -341,6 +399,11 @@ def test_sources_order_and_schemes(tmp_path, monkeypatch):
     monkeypatch.setenv("KERASGAN_ZOO_URL", "http://127.0.0.1:1/m/")
     assert [s.origin for s in sources("https://example.org/v1/", str(tmp_path))] == [
         "KERASGAN_ZOO_URL", "checkout", "published URL"]
+    installed = tmp_path / "site" / "kerasgan_zoo_files"
+    monkeypatch.setattr(companion, "folder", lambda c: str(installed))
+    assert [s.origin for s in sources("https://example.org/v1/", str(tmp_path))] == [
+        "KERASGAN_ZOO_URL", "checkout", "installed kerasgan-zoo-files", "published URL"]
+    monkeypatch.setattr(companion, "folder", lambda c: None)
     monkeypatch.setenv("KERASGAN_ZOO_URL", tmp_path.as_uri())
     assert sources(None, None) == [download.Source("folder", str(tmp_path), "KERASGAN_ZOO_URL")]
     for bad in ("ftp://mirror/zoo/", "s3://bucket/zoo", "file://otherhost/zoo"):

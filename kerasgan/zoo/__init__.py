@@ -29,7 +29,7 @@ from kerasgan.zoo.api import (  # noqa: F401
     pack,
 )
 from kerasgan.zoo.catalog import CatalogError, load_catalog, validate_catalog  # noqa: F401
-from kerasgan.zoo.download import ZooDownloadError  # noqa: F401
+from kerasgan.zoo.download import ZooDownloadError, ZooMirrorWarning  # noqa: F401
 from kerasgan.zoo.entry import build_entry  # noqa: F401
 from kerasgan.core import register_preset_loader as _register_preset_loader
 

@@ -12,7 +12,10 @@ Where it looks, in order (see :func:`sources`):
 1. ``KERASGAN_ZOO_URL`` when set: an ``https://`` or ``http://`` base URL, a
    ``file://`` URL or a plain local folder (a mirror, an air-gapped copy);
 2. the ``zoo/`` folder of a source checkout, when the caller passes one;
-3. the entry's published URL.
+3. the installed companion distribution ``kerasgan-zoo-files`` (``pip install
+   "kerasgan[zoo]"``, built by ``zoo/build_companions.py``), see
+   :mod:`kerasgan.companion`;
+4. the entry's published URL.
 
 What it guarantees:
 
@@ -27,6 +30,10 @@ What it guarantees:
 - two processes fetching the same file serialise on an exclusive
   :func:`fcntl.flock` of ``<cache>/<relpath>.lock``: the second finds the
   verified file and returns it;
+- a source that serves other bytes than the catalog's (a wrong size or
+  sha256: a lying or stale mirror) is refused with a :class:`ZooMirrorWarning`
+  naming it and the file, even when a later source then delivers the right
+  file; nothing it sent is kept;
 - only ``.keras`` and ``.weights.h5`` files (and ``.json``: a text entry's
   vocabulary, read as data) under plain relative paths are accepted: the zoo
   ships no pickles and nothing that executes on load.
@@ -45,8 +52,9 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
 
-from kerasgan import cache
+from kerasgan import cache, companion
 from kerasgan.utils import is_int
 from kerasgan.zoo.catalog import ALLOWED_SUFFIXES, path_problem  # noqa: F401
 
@@ -56,6 +64,8 @@ except ImportError:  # pragma: no cover
     fcntl = None
 
 ENV_VAR = "KERASGAN_ZOO_URL"
+COMPANION_ORIGIN = f"installed {companion.ZOO_FILES.distribution}"
+INSTALL_HINT = companion.install_hint(companion.ZOO_FILES)
 RETRIES = 3  # retries of one source after an interrupted transfer, with resume
 RETRY_DELAY = 0.25  # seconds, times the retry number
 TIMEOUT = 30.0  # seconds, for connecting and for each read
@@ -74,6 +84,16 @@ class ZooDownloadError(RuntimeError):
     """
 
 
+class ZooMirrorWarning(UserWarning):
+    """A source served a zoo file whose size or sha256 is not the catalog's.
+
+    The file was refused (nothing from that source was kept) and the next source
+    was tried; the one-line message names the source (origin and location) and
+    the file. Emitted even when a later source then delivers the right file: a
+    mirror that lies should be fixed or dropped.
+    """
+
+
 Source = collections.namedtuple("Source", ["kind", "location", "origin"])
 Source.__doc__ = """One place to fetch zoo files from.
 
@@ -81,8 +101,8 @@ Fields:
     kind: ``"http"`` (``location`` is a base URL ending in ``/``) or
         ``"folder"`` (``location`` is an absolute local folder).
     location: the base URL or folder.
-    origin: where it came from: ``"KERASGAN_ZOO_URL"``, ``"checkout"`` or
-        ``"published URL"``.
+    origin: where it came from: ``"KERASGAN_ZOO_URL"``, ``"checkout"``,
+        ``"installed kerasgan-zoo-files"`` or ``"published URL"``.
 """
 
 
@@ -116,7 +136,8 @@ def sources(entry_url=None, checkout_dir=None):
 
     Returns:
         A list of :class:`Source`: ``KERASGAN_ZOO_URL`` (when set), then
-        ``checkout_dir``, then ``entry_url``, without duplicates.
+        ``checkout_dir``, then the folder of the installed ``kerasgan-zoo-files``
+        (when installed), then ``entry_url``, without duplicates.
 
     Raises:
         ZooDownloadError: ``KERASGAN_ZOO_URL`` or ``entry_url`` has an unknown
@@ -128,6 +149,9 @@ def sources(entry_url=None, checkout_dir=None):
         found.append(_parse_location(env, ENV_VAR))
     if checkout_dir and os.path.isdir(checkout_dir):
         found.append(Source("folder", os.path.abspath(checkout_dir), "checkout"))
+    installed = companion.folder(companion.ZOO_FILES)
+    if installed:
+        found.append(Source("folder", installed, COMPANION_ORIGIN))
     if entry_url:
         found.append(_parse_location(entry_url, "published URL"))
     unique = []
@@ -229,14 +253,14 @@ def _copy_from_folder(source, relpath, part, sha256, size):
         raise _SourceFailed("the folder does not hold this file")
     actual = os.path.getsize(src)
     if actual != size:
-        raise _SourceFailed(f"size mismatch: expected {size} bytes, the file has {actual}: "
-                            f"the folder holds another file; nothing was kept in the cache")
+        raise _BadContent(f"size mismatch: expected {size} bytes, the file has {actual}: "
+                          f"the folder holds another file")
     # Hash the source before touching the .part, so a wrong file in a folder
     # does not destroy a resumable partial download from another source.
     got = cache.file_sha256(src)
     if got != sha256:
-        raise _SourceFailed(f"sha256 mismatch: expected {sha256}, got {got}: the folder "
-                            f"holds another file; nothing was kept in the cache")
+        raise _BadContent(f"sha256 mismatch: expected {sha256}, got {got}: the folder "
+                          f"holds another file")
     try:
         with open(src, "rb") as fin, open(part, "wb") as fout:
             shutil.copyfileobj(fin, fout, CHUNK * 16)
@@ -363,12 +387,12 @@ def _download_http(source, relpath, part, sha256, size, progress):
                 raise _SourceFailed(f"{e}; gave up after {RETRIES} retries (the partial file "
                                     f"is kept and the next call resumes it)")
             time.sleep(RETRY_DELAY * interruptions)
-        except _BadContent as e:
+        except _BadContent:
             _remove(part)
             if resumed and not restarted:  # the earlier partial may be the culprit
                 restarted = True
                 continue
-            raise _SourceFailed(f"{e}; nothing was kept in the cache")
+            raise
 
 
 # --- locking ------------------------------------------------------------------------------
@@ -459,7 +483,9 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
         if not candidates:
             raise ZooDownloadError(
                 f"{relpath}: no source to fetch it from (no {ENV_VAR}, no checkout folder, "
-                f"no published URL); set {ENV_VAR} to a mirror URL or a folder holding it")
+                f"no installed {companion.ZOO_FILES.distribution}, no published URL); "
+                f"install the zoo files with `{INSTALL_HINT}`, or set {ENV_VAR} to a mirror "
+                f"URL or a folder holding it")
         part = final + ".part"
         problems = []
         for source in candidates:
@@ -474,6 +500,12 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
             except _BadContent as e:
                 problems.append(f"{source.origin} {source.location}: {e}; "
                                 f"nothing was kept in the cache")
+                warnings.warn(
+                    f"{relpath}: refused the file served by {source.origin} {source.location} "
+                    f"({e}); nothing from it was kept in the cache; "
+                    + ("trying the next source" if source is not candidates[-1]
+                       else "no source left"),
+                    ZooMirrorWarning, stacklevel=2)
                 continue
             except _LocalError as e:
                 raise ZooDownloadError(f"{relpath}: {e}; free space or fix permissions in "
@@ -482,8 +514,8 @@ def fetch(relpath, sha256, size, entry_url=None, checkout_dir=None, cache_root=N
             return final
         raise ZooDownloadError(
             f"could not fetch {relpath}: " + "; ".join(problems) +
-            f". Check the network, or set {ENV_VAR} to a mirror URL or a folder holding "
-            f"this file")
+            f". Check the network, install the zoo files with `{INSTALL_HINT}`, or set "
+            f"{ENV_VAR} to a mirror URL or a folder holding this file")
 
 
 # --- kerasgan.zoo.download is both this module and the function -------------------------

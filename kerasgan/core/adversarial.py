@@ -13,7 +13,7 @@ from kerasgan.core.predict import predict
 from kerasgan.sampling import draw_inputs, resolve_labels
 from kerasgan.utils import check_int
 
-__all__ = ["AdversarialModel", "register_preset_loader"]
+__all__ = ["AdversarialModel", "register_preset_loader", "register_preset_saver"]
 
 
 def _serialize(obj):
@@ -43,6 +43,17 @@ def register_preset_loader(loader):
     :func:`kerasgan.zoo.from_preset`."""
     global _PRESET_LOADER
     _PRESET_LOADER = loader
+
+
+_PRESET_SAVER = None
+
+
+def register_preset_saver(saver):
+    """Registers ``saver(model, folder, **kw) -> folder``, the function
+    :meth:`AdversarialModel.save_to_preset` calls (importing :mod:`kerasgan.zoo`
+    registers :func:`kerasgan.zoo.save_to_preset`, as for the loader)."""
+    global _PRESET_SAVER
+    _PRESET_SAVER = saver
 
 
 def _cpu_jit_compile():
@@ -297,7 +308,8 @@ class AdversarialModel(keras.Model):
     @classmethod
     def from_preset(cls, name, progress=True):
         """The model of zoo entry ``name`` with its pretrained generator
-        (downloaded once, sha256-verified, cached); see :mod:`kerasgan.zoo`.
+        (downloaded once, sha256-verified, cached), or of a preset: a folder,
+        ``hf://...`` or ``kaggle://...`` handle; see :mod:`kerasgan.zoo`.
 
         Raises:
             ValueError: no preset loader is registered (``import kerasgan``
@@ -307,6 +319,15 @@ class AdversarialModel(keras.Model):
             raise ValueError("no preset loader is registered: import kerasgan (which "
                              "registers kerasgan.zoo's) before calling from_preset")
         return _PRESET_LOADER(name, cls=cls, progress=progress)
+
+    def save_to_preset(self, folder, **kwargs):
+        """Writes this model as a preset folder (config, generator weights,
+        metadata with the sha256 of every file; ``metrics=``, ``card=``): see
+        :func:`kerasgan.zoo.save_to_preset`. ``from_preset(folder)`` loads it."""
+        if _PRESET_SAVER is None:
+            raise ValueError("no preset saver is registered: import kerasgan (which "
+                             "registers kerasgan.zoo's) before calling save_to_preset")
+        return _PRESET_SAVER(self, folder, **kwargs)
 
     # ------------------------------------------------------------------ config
     def _base_config(self):

@@ -65,7 +65,12 @@ def download(name, role="generator", progress=True):
 
 
 def from_preset(name, cls=None, progress=True):
-    """The GAN of entry ``name`` with its pretrained generator weights.
+    """The GAN of zoo entry or preset ``name`` with its pretrained generator weights.
+
+    ``name`` is a built-in entry name, a preset folder written by
+    :func:`kerasgan.zoo.save_to_preset`, ``hf://owner/name[@revision]`` or
+    ``kaggle://owner/model/framework/variation[/version]`` (see
+    :mod:`kerasgan.zoo.preset`: every file is verified before it is read).
 
     The discriminator is freshly initialised (the zoo ships generators); the
     generator weights are loaded into ``generator`` (and the EMA copy). A
@@ -73,25 +78,17 @@ def from_preset(name, cls=None, progress=True):
     like the weights) goes into the model's config, so ``generate(n, seed,
     temperature)`` decodes sentences.
     """
-    from kerasgan import models
+    from kerasgan.zoo import preset
 
+    if preset.is_preset_handle(name) and name not in catalog()["entries"]:
+        return preset.load_preset(name, cls=cls, progress=progress)
     entry = info(name)
-    family_cls = models.get_class(entry["family"])
-    if cls is not None and not issubclass(family_cls, cls):
-        raise ValueError(f"zoo entry {name!r} is a {entry['family']} model, not a {cls.__name__}")
-    config = entry["config"]
+    vocabulary = None
     if "vocabulary" in entry["files"]:
-        from kerasgan.vocabulary import Vocabulary
-
-        config["vocabulary"] = Vocabulary.load(
-            download(name, role="vocabulary", progress=progress)).to_json()
-    path = download(name, progress=progress)
-    gan = family_cls(**config)
-    gan.zoo_networks(ema=False).load_weights(path)
-    for ema, network in gan.ema_pairs():
-        if ema is not None:
-            ema.set_weights(network.get_weights())
-    return gan
+        vocabulary = download(name, role="vocabulary", progress=progress)
+    return preset.build_model(entry["family"], entry["config"],
+                              download(name, progress=progress), vocabulary=vocabulary,
+                              cls=cls, what=f"zoo entry {name!r}")
 
 
 def load(name, progress=True):

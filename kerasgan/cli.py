@@ -790,18 +790,26 @@ def _evaluate(args):
     model = runs.load_run(args.run)
     if args.truncation_psi is not None:
         model = _coded_sampler(model, _sample_codes(model, args, args.run))
+    about = {"run": os.path.abspath(args.run), "versions": runs.versions(),
+             "kerasgan": __version__}
+
+    def write_finished(results):  # each metric as it completes: a later failure loses none
+        metrics.write_results({**about, "results": results,
+                               "complete": len(results) == len(names)}, args.out)
+        if len(results) < len(names):
+            print(f"kerasgan: wrote {', '.join(results)} to {args.out}", flush=True)
+
     results = metrics.evaluate(model, names, data=data, split=split, seed=args.seed,
                                batch_size=args.batch_size, num_gen=args.num_gen,
-                               use_cache=not args.no_cache, verbose=True)
+                               use_cache=not args.no_cache, verbose=True,
+                               on_result=write_finished if args.out else None)
     for name, r in results.items():
-        extra = "".join(f" {k} {r[k]:.4g}" for k in ("std", "precision", "recall") if k in r)
+        extra = "".join(f" {k} {r[k]:.4g}" for k in ("std", "precision", "recall",
+                                                     "max_min_ratio", "real_confident") if k in r)
         real = f", {r['num_real']} real ({r['data']}:{r['split']})" if "num_real" in r else ""
         print(f"{name}: {r['value']:.6g}{extra}  [{r['network']}; {r['num_gen']} generated{real}; "
               f"{r['time_s']:.1f} s]")
     if args.out:
-        metrics.write_results({"run": os.path.abspath(args.run), "results": results,
-                               "versions": runs.versions(), "kerasgan": __version__},
-                              args.out)
         print(f"kerasgan: wrote {args.out}")
 
 
@@ -898,13 +906,21 @@ def _evaluate_paired(args, names):
 
     model, record = _load(args.run)
     spec = getattr(model, "spec", None)
-    if spec is None or not spec.image_to_image or spec.batch == "unpaired":
-        raise CLIError(f"psnr and ssim compare translations with targets: {args.run} is not a "
-                       "paired image-to-image model")
+    if spec is None or not spec.image_to_image:
+        raise CLIError(f"psnr and ssim compare translations with targets: {args.run} is not an "
+                       "image-to-image model")
     if record is None and not args.data:
         raise CLIError(f"{args.run} translates images: pass --data, pairs to score")
-    source = runs.open_data(spec.batch, record.data if record else {}, split=args.split,
-                            source=args.data)
+    data = dict(record.data) if record else {}
+    batch = spec.batch
+    if batch == "unpaired":  # trained unpaired; scored on aligned pairs (facades: A | B)
+        batch = "pairs"
+        data.update(unpaired=False, paired=True, source_b=None)
+    try:
+        source = runs.open_data(batch, data, split=args.split, source=args.data)
+    except ValueError as e:
+        raise CLIError(f"{e} (psnr and ssim need aligned pairs: an image and its target)") \
+            from None
     scores = paired_scores(model, source, batch_size=args.batch_size)
     baselines = baseline_scores(source)
     for name in names:

@@ -7,6 +7,7 @@ generic per-family tests (test_gan, test_export, test_precision,
 test_distribution) through its ``tiny_config``.
 """
 
+import json
 import os
 import sys
 
@@ -360,6 +361,22 @@ def test_bad_input_is_clear(images_8x8):
         CycleGAN(image_shape=(12, 6, 3), width=4, n_blocks=1)
     with pytest.raises(ValueError, match="d_steps must be 1"):
         tiny(d_steps=2)
+
+
+def test_cli_scores_an_unpaired_model_on_aligned_test_pairs(tmp_path):
+    """Trained unpaired, scored on aligned pairs (facades: photo | label map): G_AB
+    against the true B, with the untranslated input as the baseline."""
+    from kerasgan.cli import main
+
+    write_pairs(tmp_path / "data", "test", n=3, size=16)
+    path = str(tmp_path / "cyclegan.keras")
+    tiny(image_shape=(16, 16, 3)).save(path)
+    report = tmp_path / "scores.json"
+    assert main(["evaluate", path, "--metrics", "psnr,ssim", "--data", str(tmp_path / "data"),
+                 "--split", "test", "--out", str(report)]) == 0
+    scores = json.loads(report.read_text())
+    assert scores["results"]["num_pairs"] == 3 and scores["data"].endswith("test:AtoB")
+    assert np.isfinite(scores["results"]["psnr"]) and "input" in scores["baselines"]
 
 
 @pytest.mark.slow

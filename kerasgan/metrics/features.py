@@ -175,6 +175,19 @@ def get_network(name):
     return _CACHE[name]
 
 
+def check_available(name):
+    """Raises a ``MetricInputError`` naming what to install when network ``name``
+    cannot be built here (the FID Inception weights are neither cached nor
+    installed nor convertible), without building it: ``evaluate`` calls this for
+    every requested network before any work."""
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown feature network {name!r}: choose one of {', '.join(network_names())}")
+    if name == "inception" and name not in _CACHE:
+        from kerasgan.metrics.inception import check_available as inception_available
+
+        inception_available()
+
+
 def _inception():
     from kerasgan.metrics.inception import load_fid_inception
 

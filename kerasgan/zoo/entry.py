@@ -25,6 +25,11 @@ DATASETS = {
     "runs/aug/data/cifar10-10pct.npz": (
         "CIFAR-10, 10% of train (5,000 images: the first 500 of each class in file-name order)",
         "CIFAR-10 (Krizhevsky, 2009)"),
+    "../shared/data/facades": ("CMP Facades, photo and label map side by side (400 train / 106 test pairs)",
+                               "CMP Facades (Tyleček and Šára, 2013), research use"),
+    "runs/data/cifar10k": ("CIFAR-10, 10,000 train images (the first 1,000 of each class in "
+                           "file-name order); test: the 10,000 test images",
+                           "CIFAR-10 (Krizhevsky, 2009)"),
     "../shared/data/text/image_coco": (
         "Image COCO captions (Texygen benchmark: 9,999 train / 9,999 test)",
         "MIT (Texygen, Zhu et al. 2018); captions from MS COCO Captions, CC BY 4.0"),
@@ -40,6 +45,12 @@ PREPARE = {
         "mkdir -p runs/data/cifar10 && mv runs/data/train runs/data/test runs/data/cifar10/",
     ],
 }
+PREPARE["runs/data/cifar10k"] = PREPARE["runs/data/cifar10"] + [
+    "for d in runs/data/cifar10/train/*/; do c=$(basename $d); "
+    "mkdir -p runs/data/cifar10k/train/$c; ls $d | head -1000 | while read f; do "
+    "ln -sf \"$(pwd)/$d$f\" runs/data/cifar10k/train/$c/$f; done; done",
+    "ln -sfn \"$(pwd)/runs/data/cifar10/test\" runs/data/cifar10k/test",
+]
 #: the record of a run folder (``kerasgan.run.RUN_FILE``; the zoo sits below the run layer)
 RUN_FILE = "run.json"
 #: sentences in a text entry's ``samples.txt`` (seed 0, temperature 1)
@@ -115,7 +126,33 @@ def _text_metrics(report, root):
     return records
 
 
+#: how the paired scores of ``kerasgan evaluate --metrics psnr,ssim`` are computed
+PAIRED_PROTOCOL = ("{name} of the translated test inputs against their targets (uint8 RGB, "
+                   "tf.image.{name}, mean over pairs)")
+
+
+def _paired_metrics(report):
+    """Catalog records of a paired report (``psnr``/``ssim`` of the model and of
+    each trivial baseline, named ``psnr_baseline_input`` and so on)."""
+    data = report.get("data", "—")
+    records = []
+    for owner, scores in [("", report["results"])] + sorted(
+            (f"_baseline_{k}", v) for k, v in report.get("baselines", {}).items()):
+        for name in ("psnr", "ssim"):
+            if name in scores:
+                network = PAIRED_PROTOCOL.format(name=name)
+                if owner:  # a trivial baseline, e.g. the input itself as the output
+                    network = network.replace("the translated test inputs",
+                                              f"the baseline output ({owner.split('_')[-1]})")
+                records.append({"metric": name + owner, "value": round(float(scores[name]), 6),
+                                "network": network, "num_gen": int(scores["num_pairs"]),
+                                "num_real": int(scores["num_pairs"]), "reference": data})
+    return records
+
+
 def _image_metrics(report):
+    if "baselines" in report:
+        return _paired_metrics(report)
     return [{"metric": name, "value": round(float(r["value"]), 6), "network": r["network"],
              "num_gen": int(r["num_gen"]), "num_real": int(r.get("num_real") or 0),
              "reference": f"{r['data']}:{r['split']}" if r.get("data") else "—"}
@@ -136,8 +173,9 @@ def _evaluate_command(report, names, run_ref, text, source, root):
         if references != "—" and os.path.normpath(references) != default \
                 and os.path.dirname(os.path.normpath(references)) != default:
             extra += f" --data {references}"  # not the run's own test split
-    else:
-        asked, extra = sorted(names), ""
+    else:  # a paired report also holds num_pairs and the stds
+        asked, extra = sorted(n for n in names if "baselines" not in report
+                              or n in ("psnr", "ssim")), ""
     return (f"kerasgan evaluate {run_ref} --metrics {','.join(asked)}{extra} "
             f"--out {run_ref}/metrics.json")
 
@@ -222,7 +260,8 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
     family = record["family"]
     spec = models.get_class(family).spec
     text = spec.kind == TOKEN_SEQUENCE
-    if text != all(isinstance(v, (int, float)) for v in results.values()):
+    if text != (all(isinstance(v, (int, float)) for v in results.values())
+                and "baselines" not in report):
         raise CatalogError(f"{metrics} does not score a {family} run: evaluate the run with "
                            + ("--metrics bleu,self_bleu (or nll_oracle,nll_test)" if text
                               else "image metrics (fd10k_..., fid5k)"))
@@ -304,11 +343,20 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
     card = text_card(entry, samples.texts) if text else \
         image_card(entry, None if grid is None else grid[1])
 
+    _write_card_and_catalog(card, os.path.join(zoo_dir, name, "README.md"), catalog,
+                            catalog_path)
+    return entry
+
+
+def _write_card_and_catalog(card, card_path, catalog, catalog_path):
+    """Writes an entry's card, then the catalog, each atomically."""
+    from kerasgan.images import atomic_write
+
     def write_card(tmp):
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(card)
 
-    atomic_write(os.path.join(zoo_dir, name, "README.md"), write_card)
+    atomic_write(card_path, write_card)
 
     def write_catalog(tmp):
         with open(tmp, "w") as f:
@@ -316,7 +364,6 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
             f.write("\n")
 
     atomic_write(catalog_path, write_catalog)
-    return entry
 
 
 def _source_size(source, split):
@@ -450,7 +497,11 @@ gan = kerasgan.models.get_class("{entry['family']}").from_preset("{entry['name']
 
 `fd*_D` is the Fréchet distance in the features of kerasgan's classifier for
 dataset D (fast on CPU); `acc*_D` the share of generated images that classifier
-assigns to the requested class (labels cycle over the classes); `fid*` is FID with
+assigns to the requested class (labels cycle over the classes); `classtv*_D` the
+total-variation distance between the classes that classifier sees in the generated
+images and in the real ones (0: every class as often as in the data; mode
+collapse raises it) and `confident*_D` the share of generated images it classifies
+with a top probability above 0.7 (real test digits: 96.6%); `fid*` is FID with
 the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protocols
 (a translation entry's `conversion*`, `fd*` and `diversity*`: its family's page in `docs/families/`).
 
@@ -460,3 +511,54 @@ the standard 2015-12-05 Inception network. See `docs/metrics.md` for the protoco
 {entry['recipe']}
 ```
 """
+
+
+def add_metrics(name, report, catalog_path=None, zoo_dir="zoo"):
+    """Adds the image metrics of ``report`` (``kerasgan evaluate``'s output
+    format: ``{"results": {name: result}}``) to the existing entry ``name``:
+    its catalog record (a metric of the same name is replaced), the
+    ``kerasgan evaluate`` line of its recipe (the metric names joined in) and
+    its card. The generator file is not touched, so its sha256 stays.
+
+    Returns:
+        The updated catalog entry.
+
+    Raises:
+        CatalogError: no such entry, a text entry, or a catalog the schema refuses
+            (nothing is written then).
+    """
+    from kerasgan import models
+
+    check_name(name)
+    zoo_dir = os.path.abspath(zoo_dir)
+    catalog_path = catalog_path or catalog_for(zoo_dir)
+    with open(catalog_path) as f:
+        catalog = json.load(f)
+    entry = catalog["entries"].get(name)
+    if entry is None:
+        raise CatalogError(f"no zoo entry {name!r} in {catalog_path}")
+    if "resolution" not in entry:
+        raise CatalogError(f"{name} is a text entry: add its scores with build_entry")
+    new = _image_metrics(report)
+    names = {m["metric"] for m in new}
+    entry["metrics"] = sorted([m for m in entry["metrics"] if m["metric"] not in names] + new,
+                              key=lambda m: m["metric"])
+
+    def widen(match):
+        asked = sorted(set(match.group(2).split(",")) | names)
+        return f"{match.group(1)}{','.join(asked)}"
+
+    entry["recipe"] = re.sub(r"(kerasgan evaluate \S+ --metrics )(\S+)", widen, entry["recipe"],
+                             count=1)
+    validate_catalog(catalog, families=set(models.names()))
+    card_path = os.path.join(zoo_dir, name, "README.md")
+    caption = None
+    if os.path.isfile(card_path):  # keep a translation entry's own grid caption
+        with open(card_path, encoding="utf-8") as f:
+            found = re.search(r"^\*(.+)\*$", f.read(), re.M)
+        if found and "kerasgan zoo sample" not in found.group(1):
+            caption = found.group(1)
+    card = image_card(entry, caption)
+
+    _write_card_and_catalog(card, card_path, catalog, catalog_path)
+    return entry

@@ -157,3 +157,12 @@ def test_pack_writes_verified_zoo_files(tmp_path):
     assert file_sha256(path) == spec["sha256"] and path.stat().st_size == spec["size"]
     with pytest.raises(CatalogError):
         zoo.pack(str(run), "../x", str(tmp_path / "zoo"))
+
+
+def test_docs_zoo_table_lists_every_entry_as_the_catalog_says():
+    from kerasgan.zoo.entry import TABLE_MARKERS, entries_table
+
+    text = open(os.path.join(REPO, "docs", "zoo.md"), encoding="utf-8").read()
+    start, end = TABLE_MARKERS
+    table = text.split(start, 1)[1].split(end, 1)[0].strip("\n") + "\n"
+    assert table == entries_table(zoo.catalog()), "run python zoo/entries_table.py"

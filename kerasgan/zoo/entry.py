@@ -562,3 +562,53 @@ def add_metrics(name, report, catalog_path=None, zoo_dir="zoo"):
 
     _write_card_and_catalog(card, card_path, catalog, catalog_path)
     return entry
+
+
+#: where ``docs/zoo.md`` holds the table :func:`entries_table` writes
+TABLE_MARKERS = ("<!-- entries:start -->", "<!-- entries:end -->")
+
+
+def _number(value):
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+def entries_table(catalog, card_prefix="../"):
+    """The markdown table of every catalog entry with its measured numbers
+    (``docs/zoo.md`` holds it between :data:`TABLE_MARKERS`; a test keeps it
+    equal to the catalog)."""
+    rows = ["| entry | family | data | output | training (2 CPU cores) | measured | card |",
+            "|---|---|---|---|---|---|---|"]
+    for name in sorted(catalog["entries"]):
+        e = catalog["entries"][name]
+        t = e["training"]
+        if "resolution" in e:
+            output = "×".join(map(str, e["resolution"]))
+            classes = e["config"].get("num_classes")
+            output += f", {classes} classes" if classes else ""
+        else:
+            output = f"{e['sequence']['seq_len']} tokens, {e['sequence']['vocab_size']:,}-token vocabulary"
+        measured = "<br>".join(f"`{m['metric']}` {_number(m['value'])}" for m in e["metrics"])
+        rows.append(f"| `{name}` | `{e['family']}` | {e['dataset']['name']} | {output} | "
+                    f"{t['epochs']} epochs, batch {t['batch_size']}, {t['steps']:,} steps, "
+                    f"{t['time_s'] / 60:.0f} min | {measured} | "
+                    f"[{name}]({card_prefix}{e['card']}) |")
+    return "\n".join(rows) + "\n"
+
+
+def write_entries_table(doc_path, catalog):
+    """Replaces the table between :data:`TABLE_MARKERS` in ``doc_path``."""
+    from kerasgan.images import atomic_write
+
+    with open(doc_path, encoding="utf-8") as f:
+        text = f.read()
+    start, end = TABLE_MARKERS
+    if start not in text or end not in text:
+        raise CatalogError(f"{doc_path} has no {start} ... {end} block for the entries table")
+    head, rest = text.split(start, 1)
+    new = head + start + "\n" + entries_table(catalog) + end + rest.split(end, 1)[1]
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(new)
+
+    atomic_write(doc_path, write)

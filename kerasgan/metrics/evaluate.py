@@ -76,8 +76,7 @@ for _n, _k in ((50, "50k"), (10, "10k"), (2, "2k")):
         # mode coverage: the class histogram of generated samples against the real one
         # (total variation), and the share the classifier is sure about
         register_metric(Metric(f"classtv{_k}_{_net}", "classtv", _net, _n * 1000, _n * 1000))
-        register_metric(Metric(f"confident{_k}_{_net}", "confident", _net, _n * 1000, 0,
-                               {"threshold": CONFIDENT_ABOVE}))
+        register_metric(Metric(f"confident{_k}_{_net}", "confident", _net, _n * 1000, 0))
 for _net in ("mnist", "cifar10"):
     register_metric(Metric(f"acc1k_{_net}", "acc", _net, 1000, 0))
 
@@ -302,6 +301,7 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         logits, correct = {}, {m.name: 0 for m in group}
         classes = {}  # classtv / confident: class histogram and confident count
         sure = {m.name: 0 for m in group}
+        coverage = any(m.kind in ("classtv", "confident") for m in group)
         for i, s in enumerate(range(0, total, batch_size)):
             n = min(batch_size, total - s)
             labels = (np.arange(s, s + n) % num_classes) if num_classes else None
@@ -311,6 +311,8 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
                 image_shape = images.shape[1:]
                 network.check_shape(image_shape)
             out = network(images, batch_size)
+            if coverage:  # the classifier's verdict, once per batch for every such metric
+                top, sure_of = _classify(out["logits"])
             for m in group:
                 used = max(0, min(n, counts[m.name] - s))
                 if not used:
@@ -321,10 +323,9 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
                 if m.kind == "acc":
                     correct[m.name] += int((out["logits"][:used].argmax(1) == labels[:used]).sum())
                 if m.kind in ("classtv", "confident"):
-                    top, p_top = _classify(out["logits"][:used])
-                    hist = np.bincount(top, minlength=out["logits"].shape[1])
+                    hist = np.bincount(top[:used], minlength=out["logits"].shape[1])
                     classes[m.name] = classes.get(m.name, 0) + hist
-                    sure[m.name] += int((p_top > CONFIDENT_ABOVE).sum())
+                    sure[m.name] += int((sure_of[:used] > CONFIDENT_ABOVE).sum())
             if verbose:
                 print(f"kerasgan: {network_name}: {s + n}/{total} generated images", flush=True)
         gen_time = time.perf_counter() - start
@@ -339,11 +340,13 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
         for m in group:
             t0 = time.perf_counter()
             if m.kind in ("classtv", "confident"):
-                result = _class_coverage(m, classes.get(m.name, 0), sure[m.name],
-                                         counts[m.name], real_images, network, batch_size)
-                real, cached, real_time = result.pop("_real"), None, time.perf_counter() - t0
+                result, num_real = _class_coverage(m, classes.get(m.name, 0), sure[m.name],
+                                                   counts[m.name], real_images, network,
+                                                   batch_size)
+                cached, real_time = None, time.perf_counter() - t0
             else:
                 real, cached, real_time = reals.get(m.num_real, (None, None, 0.0))
+                num_real = real.num_items if real is not None else None
                 result = _compute(m, gen[m.name], real, logits.get(m.name), correct[m.name],
                                   counts[m.name], seed)
             result.update({
@@ -357,7 +360,7 @@ def evaluate(model, metrics, data=None, split="train", seed=0, batch_size=64, nu
                                 + time.perf_counter() - t0, 3),
             })
             if m.num_real:
-                result.update({"num_real": real.num_items, "data": data_name,
+                result.update({"num_real": num_real, "data": data_name,
                                "split": split, "reference_cached": cached})
             results[m.name] = result
             if on_result is not None:  # a finished metric is kept even if a later one fails
@@ -373,20 +376,16 @@ def _classify(logits):
     return p.argmax(axis=1), p.max(axis=1)
 
 
-class _Counted:
-    """The ``num_items`` of a reference that is not a :class:`FeatureStats`."""
-
-    def __init__(self, num_items):
-        self.num_items = num_items
-
-
 def _class_coverage(m, hist, confident, count, real_images, network, batch_size):
     """``classtv``: total-variation distance between the class histogram of the
     generated samples and that of the real images (both by ``network``'s
     classifier), ``0.5 * sum |p_gen - p_real|`` in [0, 1]; ``confident``: the
     share of generated samples whose top class probability is above
     :data:`CONFIDENT_ABOVE`. Both report the generated class shares and the
-    most / least common class ratio."""
+    most / least common class ratio.
+
+    Returns:
+        ``(result, number of real images used)``."""
     hist = np.asarray(hist, dtype=np.float64)
     if hist.sum() < count:
         raise MetricInputError(f"{m.name} got {int(hist.sum())} generated samples, needs {count}")
@@ -395,16 +394,15 @@ def _class_coverage(m, hist, confident, count, real_images, network, batch_size)
               "max_min_ratio": float(p_gen.max() / p_gen.min()) if p_gen.min() > 0
               else float("inf")}
     if m.kind == "confident":
-        result.update(value=confident / count, _real=None)
-        return result
+        result["value"] = confident / count
+        return result, None
     real = _reference_subset(real_images, m.num_real)
     top, p_top = _classify(network(real, batch_size)["logits"])
     p_real = np.bincount(top, minlength=len(p_gen)).astype(np.float64) / len(top)
     result.update(value=float(0.5 * np.abs(p_gen - p_real).sum()),
                   real_class_share=[round(float(v), 5) for v in p_real],
-                  real_confident=float((p_top > CONFIDENT_ABOVE).mean()),
-                  _real=_Counted(len(top)))
-    return result
+                  real_confident=float((p_top > CONFIDENT_ABOVE).mean()))
+    return result, len(top)
 
 
 def _check_int(value, name, minimum):

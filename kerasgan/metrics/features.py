@@ -168,11 +168,15 @@ def network_names():
 
 def get_network(name):
     """The feature network ``name``, built once per process."""
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown feature network {name!r}: choose one of {', '.join(network_names())}")
+    _check_known(name)
     if name not in _CACHE:
         _CACHE[name] = _FACTORIES[name]()
     return _CACHE[name]
+
+
+def _check_known(name):
+    if name not in _FACTORIES:
+        raise ValueError(f"unknown feature network {name!r}: choose one of {', '.join(network_names())}")
 
 
 def check_available(name):
@@ -180,8 +184,7 @@ def check_available(name):
     cannot be built here (the FID Inception weights are neither cached nor
     installed nor convertible), without building it: ``evaluate`` calls this for
     every requested network before any work."""
-    if name not in _FACTORIES:
-        raise ValueError(f"unknown feature network {name!r}: choose one of {', '.join(network_names())}")
+    _check_known(name)
     if name == "inception" and name not in _CACHE:
         from kerasgan.metrics.inception import check_available as inception_available
 

@@ -167,6 +167,9 @@ class FamilySpec:
             export (``("AtoB", "BtoA")``); empty for one.
         excluded_data_options: names of the batch kind's data options that do
             not apply to this family (``("jitter",)``, say).
+        excluded_common_options: names of the kind's common options (its base
+            class's arguments) that do not apply (``("r1_gamma",)`` for a
+            family whose own gradient penalty replaces R1).
         references: the papers.
     """
 
@@ -179,6 +182,7 @@ class FamilySpec:
     sample_options: tuple = ()
     directions: tuple = ()
     excluded_data_options: tuple = ()
+    excluded_common_options: tuple = ()
     references: tuple = ()
 
     def __post_init__(self):
@@ -196,7 +200,8 @@ class FamilySpec:
         """This spec with the kind's common options added and every option's
         default and type filled in from ``cls``'s constructor."""
         own = {o.name for o in self.options}
-        common = tuple(o for o in COMMON_OPTIONS.get(self.kind, ()) if o.name not in own)
+        common = tuple(o for o in COMMON_OPTIONS.get(self.kind, ())
+                       if o.name not in own and o.name not in self.excluded_common_options)
         return dataclasses.replace(
             self, options=tuple(o.resolved(cls) for o in self.options + common),
             sample_options=tuple(o.resolved(cls) for o in self.sample_options))
@@ -236,6 +241,8 @@ COMMON_OPTIONS = {
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
         Option("d_steps", int, help="discriminator steps per generator step", minimum=1),
+        Option("r1_gamma", float, help="weight γ of the R1 penalty γ/2·|∇D(real)|² on the "
+               "discriminator (0: off)", minimum=0.0),
         AUGMENT_OPTION,
     ),
     IMAGE_TO_IMAGE: (

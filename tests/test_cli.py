@@ -30,7 +30,8 @@ def weights_of(path):
 
 def test_train_and_sample_on_bundled_data(tmp_path):
     out = tmp_path / "run"
-    assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, "--ema-decay", "0.9", *TINY) == 0
+    assert run_cli("train", "dcgan", "--epochs", "2", "--out", out, "--ema-decay", "0.9",
+                   "--r1-gamma", "0.5", *TINY) == 0
     for name in ("run.json", "history.csv", "loss_curve.png", "gan.keras", "generator.keras",
                  "samples/epoch_0001.png", "samples/epoch_0002.png"):
         assert (out / name).exists(), name
@@ -43,6 +44,8 @@ def test_train_and_sample_on_bundled_data(tmp_path):
     rows = list(csv.DictReader(open(out / "history.csv")))
     assert [int(r["epoch"]) for r in rows] == [0, 1]
     assert all(np.isfinite(float(r["d_loss"])) for r in rows)
+    assert config["model"]["r1_gamma"] == 0.5  # a common option of the kind, into the model
+    assert all(float(r["r1"]) > 0 for r in rows)  # and its penalty is logged
     # the generator file is the EMA generator
     generator = keras.saving.load_model(out / "generator.keras")
     gan = keras.saving.load_model(out / "gan.keras")

@@ -122,6 +122,8 @@ def test_train_help_shows_the_family_options_only(name, capsys):
     (["train", "dcgan", "--scale", "4"], "--scale does not apply to dcgan: it is an option of srgan"),
     (["train", "pix2pix", "--d-steps", "2"], "--d-steps does not apply to pix2pix"),
     (["train", "srgan", "--jitter"], "--jitter does not apply to srgan"),
+    # its gradient penalty replaces R1 (spec.excluded_common_options)
+    (["train", "wgan_gp", "--r1-gamma", "1"], "--r1-gamma does not apply to wgan_gp"),
 ])
 def test_an_option_that_does_not_apply_is_one_line_from_the_spec(args, expected, tmp_path,
                                                                   capsys):

@@ -96,6 +96,9 @@ def train_and_record(name, steps=None):
     gan = models.get(name, **cls.tiny_config, seed=0)
     g_opt, d_opt = RecordingSGD(LR), RecordingSGD(LR)
     gan.compile(g_opt, d_opt, run_eagerly=True)
+    # a phase with its own copy of an optimizer (SeqGAN's policy gradient)
+    optimizers = [g_opt, d_opt] + [o for o in (getattr(gan, "pg_optimizer", None),) if o]
+    assert all(isinstance(o, RecordingSGD) for o in optimizers)
     if steps is None:
         steps = 1
         if cls.spec.kind == "token_sequence":
@@ -106,9 +109,9 @@ def train_and_record(name, steps=None):
         gan.fit(data.take(steps - 1), epochs=1, verbose=0)
     before = {id(v): v.numpy().copy() for v in gan.trainable_variables}
     history = gan.fit(data.skip(steps - 1), epochs=1, verbose=0,
-                      callbacks=[_LastStepOnly(g_opt, d_opt)]).history
+                      callbacks=[_LastStepOnly(*optimizers)]).history
     assert all(np.isfinite(v[0]) for v in history.values()), history
-    return gan, g_opt.recorded + d_opt.recorded, before
+    return gan, [r for o in optimizers for r in o.recorded], before
 
 
 def owners(gan):

@@ -87,31 +87,40 @@ def test_seqgan_rewards_are_probabilities_per_token():
     assert q.shape == (4, 6) and np.all((q > 0) & (q < 1))
 
 
-def test_phases_follow_the_step_and_resume_exactly(tmp_path):
-    """Train through every SeqGAN phase in one go, and in two pieces with a
-    save/load in between that falls inside the discriminator pre-training:
-    the same weights (the phase comes from the saved step counter)."""
-    config = dict(pretrain_steps=2, pretrain_d_steps=2, seed=3)
+def test_phases_follow_the_step_and_resume_inside_the_policy_gradient_is_exact(tmp_path):
+    """The phase is a function of the step. SeqGAN's policy gradient updates the generator with its own optimizer
+    (pre-training's Adam moments would make its first steps far too large),
+    at adversarial_lr; that optimizer's state is saved, so a run cut between
+    two adversarial steps resumes to the uninterrupted run's weights."""
+    config = dict(pretrain_steps=2, pretrain_d_steps=1, seed=3, adversarial_lr=0.003)
     data = tf.data.Dataset.from_tensor_slices(tokens(48)).batch(8, drop_remainder=True)
 
     keras.utils.set_random_seed(0)
     straight = tiny("seqgan", **config)
     straight.compile()
-    assert [straight.phase_at(s) for s in range(6)] == ["likelihood", "likelihood", "pretrain_d",
-                                                       "pretrain_d", "adversarial", "adversarial"]
-    straight.fit(data, epochs=1, verbose=0)
+    assert straight.pg_optimizer is not straight.g_optimizer
+    assert float(straight.pg_optimizer.learning_rate) == pytest.approx(0.003)
+    assert float(straight.g_optimizer.learning_rate) == pytest.approx(0.01)
+    assert [straight.phase_at(s) for s in range(5)] == ["likelihood", "likelihood", "pretrain_d",
+                                                       "adversarial", "adversarial"]
+    straight.fit(data, epochs=1, verbose=0)  # 2 likelihood, 1 pretrain_d, 3 adversarial steps
     assert int(straight.steps_done.numpy()) == 6 and straight.phase == "adversarial"
+    assert int(straight.g_optimizer.iterations.numpy()) == 2
+    assert int(straight.pg_optimizer.iterations.numpy()) == 3
 
     keras.utils.set_random_seed(0)
     first = tiny("seqgan", **config)
     first.compile()
-    first.fit(data.take(3), epochs=1, verbose=0)
-    assert first.phase == "pretrain_d"
+    first.fit(data.take(4), epochs=1, verbose=0)
+    assert first.phase == "adversarial"
     path = str(tmp_path / "half.keras")
     first.save(path)
     resumed = keras.saving.load_model(path)
-    assert int(resumed.steps_done.numpy()) == 3
-    resumed.fit(data.skip(3), epochs=1, verbose=0)
+    assert int(resumed.steps_done.numpy()) == 4
+    assert int(resumed.pg_optimizer.iterations.numpy()) == 1
+    for a, b in zip(first.pg_optimizer.variables, resumed.pg_optimizer.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    resumed.fit(data.skip(4), epochs=1, verbose=0)
     for a, b in zip(weights(straight), weights(resumed)):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
 

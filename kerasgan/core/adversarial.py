@@ -586,7 +586,7 @@ class AdversarialModel(keras.Model):
 
     # --------------------------------------------------------------- the update
     def minimize(self, role, loss_fn, global_batch, *, variables=None, extra_gradients=None,
-                 ema=False):
+                 ema=False, optimizer=None):
         """One update of player ``role`` (``"g"`` or ``"d"``): see
         :func:`kerasgan.core.tf_step.minimize`.
 
@@ -598,15 +598,18 @@ class AdversarialModel(keras.Model):
             variables: the variables to update (default: the role's).
             extra_gradients: ``fn(aux) -> gradients`` added before the update.
             ema: True to update the EMA copies after the update.
+            optimizer: another optimizer of the role's variables (built on
+                them in ``compile``) for this update (a family with a phase that
+                keeps its own optimizer state); default: the role's.
 
         Returns:
             ``aux``.
         """
         if role == "g":
-            optimizer = self.g_optimizer
+            optimizer = self.g_optimizer if optimizer is None else optimizer
             variables = self.generator_trainable_variables() if variables is None else variables
         elif role == "d":
-            optimizer = self.d_optimizer
+            optimizer = self.d_optimizer if optimizer is None else optimizer
             variables = (self.discriminator_trainable_variables() if variables is None
                          else variables)
         else:

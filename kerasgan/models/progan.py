@@ -432,6 +432,7 @@ class ProGAN(GradientPenaltyMixin, GAN):
 
     spec = FamilySpec(
         kind=LATENT_TO_IMAGE, batch="images",
+        excluded_common_options=("r1_gamma",),  # its gradient penalty replaces R1
         summary="Progressive growing GAN, grown from fit (Karras et al. 2018)",
         options=(Option("latent_dim", help="size of z", minimum=1),
                  Option("width", help="largest number of channels", minimum=1),

@@ -2,6 +2,7 @@
 
 import keras
 
+from kerasgan import precision
 from kerasgan.core import tf_sequence, tf_step
 from kerasgan.core.sequence import SequenceGAN
 from kerasgan.models import register
@@ -62,6 +63,15 @@ class SeqGAN(SequenceGAN):
         d_embedding_dim, filter_sizes, num_filters, d_dropout, d_l2: the
             discriminator (the paper's: 64, widths 1..10, 15, 20 with 100-200
             filters each, dropout 0.25, L2 0.2 on the output layer).
+        pretrain_lr: the learning rate of the default generator optimizer (Adam,
+            gradients clipped to norm 5), which pre-training uses.
+        adversarial_lr: the learning rate of the policy gradient's own copy of
+            the generator optimizer. The policy gradient keeps its own moment
+            estimates, as the reference code (two Adam(0.01)): its loss is summed
+            over the sequence, about ``seq_len`` times the pre-training's
+            per-token mean, and pre-training's second moments would turn it into
+            steps several times too large (docs/text.md: on the COCO captions,
+            12 such steps ruin the generator; a fresh Adam does not).
         seed, **kwargs: as :class:`kerasgan.core.AdversarialModel`.
     """
 
@@ -84,6 +94,10 @@ class SeqGAN(SequenceGAN):
             Option("d_dropout", float, help="discriminator dropout rate", minimum=0.0),
             Option("d_l2", float, help="L2 weight of the discriminator's output layer",
                    minimum=0.0),
+            Option("pretrain_lr", float, help="generator learning rate while pre-training",
+                   minimum=0.0),
+            Option("adversarial_lr", float, help="generator learning rate in the policy "
+                   "gradient phase", minimum=0.0),
         ),
         recommended={"batch_size": 64},
         references=("Yu, Zhang, Wang, Yu, SeqGAN: Sequence Generative Adversarial Nets with "
@@ -96,8 +110,8 @@ class SeqGAN(SequenceGAN):
     def __init__(self, vocab_size, seq_len, vocabulary=None, embedding_dim=32, hidden_dim=32,
                  pretrain_steps=1000, pretrain_d_steps=200, rollouts=16, rollout_delay=0.8,
                  d_steps=1, d_embedding_dim=64, filter_sizes=SEQGAN_FILTER_SIZES,
-                 num_filters=SEQGAN_NUM_FILTERS, d_dropout=0.25, d_l2=0.2, ema_decay=None,
-                 seed=None, **kwargs):
+                 num_filters=SEQGAN_NUM_FILTERS, d_dropout=0.25, d_l2=0.2, pretrain_lr=0.01,
+                 adversarial_lr=0.01, ema_decay=None, seed=None, **kwargs):
         self.embedding_dim, self.hidden_dim = int(embedding_dim), int(hidden_dim)
         self.pretrain_d_steps = check_int(pretrain_d_steps, "pretrain_d_steps", 0)
         self.rollouts = check_int(rollouts, "rollouts", 1)
@@ -110,6 +124,9 @@ class SeqGAN(SequenceGAN):
         self.d_dropout = check_number(d_dropout, "d_dropout", lambda v: 0.0 <= v < 1.0,
                                       "a number in [0, 1)")
         self.d_l2 = check_number(d_l2, "d_l2", lambda v: v >= 0, "a number ≥ 0")
+        self.pretrain_lr = check_number(pretrain_lr, "pretrain_lr", lambda v: v > 0, "> 0")
+        self.adversarial_lr = check_number(adversarial_lr, "adversarial_lr", lambda v: v > 0,
+                                           "> 0")
         vocab_size, seq_len = int(vocab_size), int(seq_len)
         generator = lstm_generator(vocab_size, self.embedding_dim, self.hidden_dim)
         discriminator = token_cnn_discriminator(
@@ -122,6 +139,7 @@ class SeqGAN(SequenceGAN):
         self.rollout_generator.set_weights(generator.get_weights())
         self.rollout_generator.trainable = False
         self.d_loss_output = self.discriminator.get_layer("logit")
+        self.pg_optimizer = None  # built by compile
 
     def get_config(self):
         return {**self._base_config(), "embedding_dim": self.embedding_dim,
@@ -129,13 +147,31 @@ class SeqGAN(SequenceGAN):
                 "rollouts": self.rollouts, "rollout_delay": self.rollout_delay,
                 "d_steps": self.d_steps, "d_embedding_dim": self.d_embedding_dim,
                 "filter_sizes": list(self.filter_sizes), "num_filters": list(self.num_filters),
-                "d_dropout": self.d_dropout, "d_l2": self.d_l2}
+                "d_dropout": self.d_dropout, "d_l2": self.d_l2,
+                "pretrain_lr": self.pretrain_lr, "adversarial_lr": self.adversarial_lr}
 
     def default_optimizers(self):
         # the reference code: Adam(0.01) with gradients clipped to norm 5 for the
-        # generator (pre-training and policy gradient), Adam(1e-4) for the discriminator
-        return (keras.optimizers.Adam(0.01, global_clipnorm=5.0),
+        # generator (pre-training; the policy gradient has its own copy, see
+        # compile), Adam(1e-4) for the discriminator
+        return (keras.optimizers.Adam(self.pretrain_lr, global_clipnorm=5.0),
                 keras.optimizers.Adam(1e-4))
+
+    def compile(self, *args, **kwargs):
+        """As :meth:`kerasgan.core.AdversarialModel.compile`, and builds
+        ``pg_optimizer``: the policy gradient's optimizer, a copy of the
+        generator optimizer's settings at ``adversarial_lr`` with its own
+        state (loss-scaled when the generator optimizer is)."""
+        super().compile(*args, **kwargs)
+        g = self.g_optimizer
+        scaled = isinstance(g, keras.optimizers.LossScaleOptimizer)
+        inner = g.inner_optimizer if scaled else g
+        config = {**inner.get_config(), "learning_rate": self.adversarial_lr,
+                  "name": "policy_gradient_" + inner.name}
+        pg = inner.__class__.from_config(config)
+        self.pg_optimizer = precision.loss_scale_optimizer(pg) if scaled else pg
+        with self.distribute_strategy.scope():
+            self.pg_optimizer.build(self.generator_trainable_variables())
 
     def penalty_names(self):
         return ["reward"]
@@ -206,7 +242,7 @@ class SeqGAN(SequenceGAN):
             per_example = -keras.ops.sum(log_p * q, axis=-1)
             return per_example, per_example
 
-        per_example = self.minimize("g", loss, layout[2], ema=True)
+        per_example = self.minimize("g", loss, layout[2], ema=True, optimizer=self.pg_optimizer)
         self.g_loss_tracker.update_state(per_example)
         self.extra_trackers["reward"].update_state(keras.ops.mean(q, axis=-1))
         self._ema_step(self.rollout_generator, self.generator, decay=self.rollout_delay)

@@ -56,6 +56,7 @@ class WGANGP(GradientPenaltyMixin, DCGAN):
 
     spec = FamilySpec(
         kind=LATENT_TO_IMAGE, batch="images",
+        excluded_common_options=("r1_gamma",),  # its gradient penalty replaces R1
         summary="Wasserstein GAN with gradient penalty (Gulrajani et al. 2017)",
         options=(Option("latent_dim", help="size of z", minimum=1),
                  Option("width", help="network width (channels)", minimum=1),

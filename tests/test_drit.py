@@ -259,17 +259,23 @@ def test_a_killed_run_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
             "--backup-every", "1", "--quiet"]
     env = dict(os.environ, PYTHONPATH=REPO, TF_CPP_MIN_LOG_LEVEL="2", PYTHONHASHSEED="0")
 
-    def cli(out, fault=None):
+    def start(out, fault=None):
         head = [os.path.join(REPO, "tests", "faults.py"), fault, "3", "--"] if fault else \
             ["-m", "kerasgan.cli"]
-        return subprocess.run([sys.executable, *head, *args, "--out", str(out)], env=env,
-                              capture_output=True, text=True, timeout=600)
+        return subprocess.Popen([sys.executable, *head, *args, "--out", str(out)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def finish(process):
+        out, err = process.communicate(timeout=600)
+        return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
     reference, resumed = tmp_path / "reference", tmp_path / "resumed"
-    assert cli(reference).returncode == 0
-    killed = cli(resumed, "kill-at-step")
+    # the uninterrupted run and the one killed after step 3 are independent: side by side
+    straight, killed = start(reference), start(resumed, "kill-at-step")
+    straight, killed = finish(straight), finish(killed)
+    assert straight.returncode == 0, straight.stderr[-2000:]
     assert killed.returncode == -9, killed.stderr[-2000:]
-    again = cli(resumed)
+    again = finish(start(resumed))
     assert again.returncode == 0, again.stderr[-2000:]
     assert "(step 2)" in again.stderr or "(step 3)" in again.stderr, again.stderr[-2000:]
     a = keras.saving.load_model(str(reference / "gan.keras"))

@@ -51,6 +51,12 @@ def test_catalog_validates_and_every_file_and_card_is_in_the_checkout():
     assert catalog["format"] == "kerasgan-zoo/1"
 
 
+def test_every_registered_family_has_an_entry():
+    families = {zoo.info(name)["family"] for name in zoo.list()}
+    missing = sorted(set(kerasgan.models.names()) - families)
+    assert not missing, f"families with no zoo entry: {missing}"
+
+
 @pytest.mark.parametrize("mutate,message", [
     (lambda e: e.pop("recipe"), "missing 'recipe'"),
     (lambda e: e["files"]["generator"].update(path="../evil.weights.h5"), "invalid zoo file path"),

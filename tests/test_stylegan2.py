@@ -419,8 +419,9 @@ def test_cli_trains_samples_with_truncation_and_refuses_it_elsewhere(tmp_path, c
                      "--out", str(png)]) == 2
     assert "--truncation-psi must be a finite number" in capsys.readouterr().err
     # the option of another family
-    assert cli.main(["train", "dcgan", "--r1-gamma", "1", "--out", str(tmp_path / "d")]) == 2
-    assert "--r1-gamma does not apply to dcgan" in capsys.readouterr().err
+    assert cli.main(["train", "dcgan", "--pl-weight", "1", "--out", str(tmp_path / "d")]) == 2
+    assert "--pl-weight does not apply to dcgan" in capsys.readouterr().err
+    assert not (tmp_path / "d").exists()
     dcgan = models.get("dcgan", **models.get_class("dcgan").tiny_config)
     dcgan.compile()
     dcgan.save(tmp_path / "dcgan.keras")

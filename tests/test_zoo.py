@@ -13,7 +13,7 @@ from kerasgan import cli, zoo
 from kerasgan.cache import file_sha256
 from kerasgan.zoo.catalog import CatalogError, validate_catalog
 
-from conftest import REPO
+from conftest import HEAVY_FAMILIES, REPO
 
 REQUIRED_ENTRIES = ("dcgan-mnist", "wgangp-mnist", "cgan-mnist", "acgan-mnist", "lsgan-mnist", "mle-coco", "relgan-coco",
                     "infogan-mnist", "sngan-cifar10")
@@ -86,7 +86,15 @@ def test_unknown_entry_lists_the_known_ones():
         zoo.info("nope")
 
 
-@pytest.mark.parametrize("name", sorted(n for n in zoo.list() if "resolution" in zoo.info(n)))
+def _image_entries():
+    """The image entries; those of the heaviest families (StyleGAN2's builds in
+    about 45 s here) in CI's ``-m slow`` pass."""
+    names = sorted(n for n in zoo.list() if "resolution" in zoo.info(n))
+    return [pytest.param(n, marks=pytest.mark.slow) if zoo.info(n)["family"] in HEAVY_FAMILIES
+            else n for n in names]
+
+
+@pytest.mark.parametrize("name", _image_entries())
 def test_load_and_from_preset_from_the_checkout(name, tmp_path):
     """Every image entry (text entries: tests/test_zoo_text.py)."""
     entry = zoo.info(name)

@@ -235,11 +235,17 @@ AUGMENT_OPTION = Option(
     "(docs/augmentation.md): diffaugment[:color,translation,cutout], ada[:target] (adaptive "
     "p, target 0.6) or ada:p=P (fixed)", metavar="SPEC")
 
+#: the EMA warm-up flag of the kinds that keep an EMA of their generators
+EMA_WARMUP_OPTION = Option(
+    "ema_warmup", bool, help="warm the EMA up: decay min(ema-decay, (1+t)/(10+t)) after t "
+    "generator steps, so the average forgets the initial weights early (docs/training.md)")
+
 #: options every family of a kind takes (its base class's arguments)
 COMMON_OPTIONS = {
     LATENT_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
+        EMA_WARMUP_OPTION,
         Option("d_steps", int, help="discriminator steps per generator step", minimum=1),
         Option("r1_gamma", float, help="weight γ of the R1 penalty γ/2·|∇D(real)|² on the "
                "discriminator (0: off)", minimum=0.0),
@@ -248,12 +254,14 @@ COMMON_OPTIONS = {
     IMAGE_TO_IMAGE: (
         Option("ema_decay", float, help="keep an EMA generator with this decay (e.g. 0.999); "
                "samples and exports use it", minimum=0.0),
+        EMA_WARMUP_OPTION,
         AUGMENT_OPTION,
     ),
     ENCODER_TRANSLATION: (
         Option("ema_decay", float, help="keep EMA copies of the translators and attribute "
                "encoders with this decay (e.g. 0.999); samples and exports use them",
                minimum=0.0),
+        EMA_WARMUP_OPTION,
         AUGMENT_OPTION,
     ),
     TOKEN_SEQUENCE: (

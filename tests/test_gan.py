@@ -225,6 +225,31 @@ def test_ema_generator_tracks_the_average(images_8x8):
     assert not np.allclose(gan.generate(3, seed=0), gan.generator.predict_on_batch(z))
 
 
+def test_ema_warmup_follows_the_step_counter(images_8x8):
+    """With ``ema_warmup`` the t-th update uses min(decay, (1+t)/(10+t)): 2/11
+    and then 3/12 for the first two steps, so the EMA holds 0.18 x 0.25 of the
+    initial weights after two steps instead of 0.999^2; the flag travels in
+    the config, and it needs an EMA."""
+    gan = tiny("dcgan", ema_decay=0.999, ema_warmup=True, seed=0)
+    gan.compile()
+    trainable = {id(v) for v in gan.generator.trainable_variables}
+    ema = weights(gan.ema_generator)
+    for t, batch in enumerate(dataset(images_8x8).take(2), start=1):
+        gan.train_on_batch(*batch) if isinstance(batch, tuple) else gan.train_on_batch(batch)
+        decay = min(0.999, (1 + t) / (10 + t))
+        ema = [decay * e + (1 - decay) * v.numpy() if id(v) in trainable else v.numpy()
+               for e, v in zip(ema, gan.generator.weights)]
+        for expected, e in zip(ema, gan.ema_generator.weights):
+            np.testing.assert_allclose(e.numpy(), expected, rtol=1e-5, atol=1e-7)
+    assert int(gan.g_optimizer.iterations) == 2
+    config = gan.get_config()
+    assert config["ema_warmup"] is True
+    assert type(gan).from_config(config).ema_warmup is True
+    assert "ema_warmup" not in tiny("dcgan", ema_decay=0.999).get_config()  # as before
+    with pytest.raises(ValueError, match="ema_warmup needs an ema_decay"):
+        tiny("dcgan", ema_warmup=True)
+
+
 def test_call_accepts_latents_and_data_batches(images_8x8):
     """By type, never by shape: a dict of generator inputs gives images, what
     the dataset yields (images, (images, labels), a dict with images) gives D's

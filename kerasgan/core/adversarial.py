@@ -145,6 +145,12 @@ class AdversarialModel(keras.Model):
         discriminator: the judging network.
         ema_decay: when set (e.g. 0.999), keeps an exponential moving average of
             the generator weights in ``ema_generator``, used for sampling.
+        ema_warmup: True to warm the EMA up: after the t-th generator update
+            the decay is ``min(ema_decay, (1 + t) / (10 + t))`` (the rule of
+            ``tf.train.ExponentialMovingAverage(num_updates=t)``), so that the
+            average forgets the initial weights early in training instead of
+            keeping ``ema_decay ** t`` of them (0.999 over 2,340 steps: 10%).
+            False (the default, as every earlier run): the constant decay.
         seed: seed of the model's ``keras.random.SeedGenerator``: a seeded run
             (same data order) repeats exactly.
         augment: differentiable augmentation of every image the
@@ -170,7 +176,7 @@ class AdversarialModel(keras.Model):
     augments_images = False
 
     def __init__(self, generator, discriminator, ema_decay=None, seed=None, augment=None,
-                 **kwargs):
+                 ema_warmup=False, **kwargs):
         augmentation = augment_lib.parse(augment)
         if augmentation is not None and not self.augments_images:
             raise ValueError(
@@ -183,6 +189,8 @@ class AdversarialModel(keras.Model):
         self.generator = generator
         self.discriminator = discriminator
         self.ema_decay = None if ema_decay is None else float(ema_decay)
+        self._check_ema_warmup(ema_warmup, ema_decay)
+        self.ema_warmup = bool(ema_warmup)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
         self.ema_generator = self._ema_copy(generator, "ema_generator")
@@ -341,6 +349,8 @@ class AdversarialModel(keras.Model):
         }
         if self.augment is not None:  # configs without augmentation stay as they were
             config["augment"] = self.augment
+        if self.ema_warmup:  # likewise for the EMA warm-up
+            config["ema_warmup"] = True
         return config
 
     def _networks_config(self):
@@ -629,9 +639,29 @@ class AdversarialModel(keras.Model):
         ``ema_decay``): the generator's; a two-way family adds its second generator."""
         return [(self.ema_generator, self.generator)]
 
+    @staticmethod
+    def _check_ema_warmup(ema_warmup, ema_decay):
+        if ema_warmup and ema_decay is None:
+            raise ValueError("ema_warmup needs an ema_decay (e.g. 0.999): without it there "
+                             "is no EMA to warm up")
+
+    def ema_decay_now(self):
+        """The decay of the next EMA update: ``ema_decay``, or with
+        ``ema_warmup`` ``min(ema_decay, (1 + t) / (10 + t))`` where t is the
+        number of generator updates made so far (the step counter of
+        ``g_optimizer``, saved with it, so that a resumed run continues the
+        same schedule)."""
+        if not self.ema_warmup:
+            return self.ema_decay
+        t = keras.ops.cast(self.g_optimizer.iterations, "float32")
+        return keras.ops.minimum(self.ema_decay, (1.0 + t) / (10.0 + t))
+
     def _update_ema(self):
+        if self.ema_decay is None:
+            return
+        decay = self.ema_decay_now()
         for ema, model in self.ema_pairs():
-            self._ema_step(ema, model)
+            self._ema_step(ema, model, decay=decay)
 
     def _ema_step(self, ema, model, decay=None):
         """One EMA update of ``ema`` towards ``model`` (nothing when ``ema`` is

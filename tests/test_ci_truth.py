@@ -54,7 +54,9 @@ def run_pytest(folder, ci, files):
     (folder / "pytest.ini").write_text("[pytest]\n")  # not the repo's setup.cfg (addopts)
     for name, source in files.items():
         (folder / name).write_text(source)
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    # bare: no CI, and none of an outer pytest-xdist worker's variables
+    env = {k: v for k, v in os.environ.items()
+           if k != "CI" and not k.startswith(("PYTEST_XDIST", "PYTEST_CURRENT"))}
     env["PYTHONPATH"] = os.pathsep.join([TESTS] + [p for p in [env.get("PYTHONPATH")] if p])
     if ci is not None:
         env["CI"] = ci
@@ -64,7 +66,8 @@ def run_pytest(folder, ci, files):
         cwd=folder, env=env, capture_output=True, text=True, timeout=120,
     )
     out = proc.stdout + proc.stderr
-    return proc.returncode, out, out.strip().splitlines()[-1]
+    # the summary is stdout's last line (a plugin's warnings go to stderr)
+    return proc.returncode, out, proc.stdout.strip().splitlines()[-1]
 
 
 def test_absent_dependency_fails_under_ci(tmp_path):

@@ -184,12 +184,10 @@ class AdversarialModel(keras.Model):
                 "discriminator does not judge images (see docs/augmentation.md)")
         super().__init__(**kwargs)
         generator, discriminator = _network(generator), _network(discriminator)
-        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
+        self._check_ema(ema_decay, ema_warmup)
         self.generator = generator
         self.discriminator = discriminator
         self.ema_decay = None if ema_decay is None else float(ema_decay)
-        self._check_ema_warmup(ema_warmup, ema_decay)
         self.ema_warmup = bool(ema_warmup)
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed, name="gan_seed")
@@ -640,7 +638,10 @@ class AdversarialModel(keras.Model):
         return [(self.ema_generator, self.generator)]
 
     @staticmethod
-    def _check_ema_warmup(ema_warmup, ema_decay):
+    def _check_ema(ema_decay, ema_warmup):
+        """Refuses a decay outside (0, 1) and a warm-up without an EMA."""
+        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
+            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
         if ema_warmup and ema_decay is None:
             raise ValueError("ema_warmup needs an ema_decay (e.g. 0.999): without it there "
                              "is no EMA to warm up")

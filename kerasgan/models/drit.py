@@ -470,9 +470,7 @@ class DRIT(ImageConditionedGAN):
         ema_decay = kwargs.pop("ema_decay", None)
         ema_warmup = kwargs.pop("ema_warmup", False)
         super().__init__(ab, d_b, ema_decay=None, **kwargs)
-        if ema_decay is not None and not 0.0 < float(ema_decay) < 1.0:
-            raise ValueError(f"ema_decay must be in (0, 1) or None, got {ema_decay}")
-        self._check_ema_warmup(ema_warmup, ema_decay)
+        self._check_ema(ema_decay, ema_warmup)
         self.ema_decay = None if ema_decay is None else float(ema_decay)
         self.ema_warmup = bool(ema_warmup)
         self.translator_ba = ba
